@@ -1,0 +1,533 @@
+"""BM25 as asymmetric sparse vectors that persist, update incrementally and speak Chinese.
+
+Documents carry the saturated, length-normalised term weight and queries carry the
+IDF, so the inner product of the two vectors is the BM25 score::
+
+    doc[t]   = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+    query[t] = idf(t) * (times t occurs in the query)
+    dot(query, doc) = BM25(query, doc)
+
+``dl`` counts a document's tokens after analysis (stop words removed, tokens unknown
+to the vocabulary included); ``avgdl`` is the mean over every document seen by
+``fit``/``partial_fit``. Two IDF formulas are offered (``N`` documents, ``df``
+documents containing the token):
+
+- ``idf="lucene"`` (default): ``ln(1 + (N - df + 0.5) / (df + 0.5))``. Always positive
+  and independent of the rest of the vocabulary; Lucene, Elasticsearch, Milvus'
+  built-in BM25 and bm25s' ``"lucene"`` method use it.
+- ``idf="okapi"``: ``ln((N - df + 0.5) / (df + 0.5))``, where negative values (tokens
+  in more than half the documents) are replaced by ``epsilon`` times the mean IDF of
+  the vocabulary, exactly as ``rank_bm25.BM25Okapi`` does.
+
+Because IDF lives on the query side, :meth:`BM25SparseEmbeddings.partial_fit` never
+invalidates stored document vectors: token ids are append-only, and a new document
+only changes ``N``, ``df`` and ``avgdl``. Documents encoded earlier keep the
+``avgdl`` of their time (it drifts slowly as a corpus grows); re-encode them for
+scores identical to a fresh ``fit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain, pairwise, repeat
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from langchain_embedkit.errors import NotFittedError, PersistenceError
+from langchain_embedkit.sparse.analyzers import (
+    Analyzer,
+    analyzer_from_config,
+    analyzer_to_config,
+    get_analyzer,
+)
+from langchain_embedkit.sparse.base import SparseEmbeddings
+from langchain_embedkit.types import SparseVector
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BM25SparseEmbeddings"]
+
+FORMAT_NAME = "langchain-embedkit/bm25"
+"""Value of the ``format`` key in every saved BM25 file."""
+FORMAT_VERSION = 1
+"""The newest file format this version writes and reads."""
+
+
+def _checksum(payload: Mapping[str, Any]) -> str:
+    body = {key: value for key, value in payload.items() if key != "checksum"}
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _make_vector(indices: list[int], values: list[float]) -> SparseVector:
+    """A SparseVector from indices already sorted and unique (skips re-validation)."""
+    vector = object.__new__(SparseVector)
+    object.__setattr__(vector, "indices", indices)
+    object.__setattr__(vector, "values", values)
+    return vector
+
+
+class _Batch:
+    """Analysed documents: one (doc, token id, term frequency) triple per distinct token."""
+
+    __slots__ = ("cols", "lengths", "rows", "texts", "tf")
+
+    def __init__(
+        self,
+        texts: list[str],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        tf: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        self.texts = texts
+        self.rows = rows
+        self.cols = cols
+        self.tf = tf
+        self.lengths = lengths
+
+
+def _count(texts: list[str], ids: np.ndarray, token_lists: list[list[str]]) -> _Batch:
+    """Term frequencies from the flat token ids of a batch (ids < 0, unknown tokens, drop)."""
+    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    known = ids >= 0
+    if not known.all():
+        rows, ids = rows[known], ids[known]
+    width = int(ids.max()) + 1 if len(ids) else 1
+    keys, tf = np.unique(rows * width + ids, return_counts=True)
+    return _Batch(texts, keys // width, keys % width, tf, lengths)
+
+
+def _index(
+    texts: list[str], token_lists: list[list[str]], vocab: dict[str, int], tokens: list[str]
+) -> _Batch:
+    """Give the batch's new tokens the next ids (in sorted order, so runs agree), then count."""
+    flat = list(chain.from_iterable(token_lists))
+    for token in sorted(set(flat).difference(vocab)):
+        vocab[token] = len(tokens)
+        tokens.append(token)
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    return _count(texts, ids, token_lists)
+
+
+class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
+    """BM25 sparse embeddings: fit, update with ``partial_fit``, save and load as JSON.
+
+    ``dot(embed_query(q), embed_documents([d])[0])`` is the BM25 score of ``d`` for
+    ``q`` (see the module docstring for the formulas). A query made only of unknown
+    tokens gives an empty :class:`SparseVector`; using the encoder before ``fit``,
+    ``partial_fit`` or ``load`` raises :class:`~langchain_embedkit.NotFittedError`.
+
+    Example:
+        >>> docs = [
+        ...     "Artificial intelligence was founded as an academic discipline in 1956.",
+        ...     "Alan Turing was the first person to conduct substantial research in AI.",
+        ...     "Born in Maida Vale, London, Turing was raised in southern England.",
+        ... ]
+        >>> bm25 = BM25SparseEmbeddings(analyzer="en").fit(docs)
+        >>> print("Dim:", bm25.dim)
+        Dim: 21
+        >>> query = bm25.embed_query("Who started AI research?")
+        >>> [round(query.dot(d), 3) for d in bm25.embed_documents(docs)]
+        [0.0, 1.982, 0.0]
+        >>> bm25.embed_query("quantum chromodynamics")
+        SparseVector(indices=[], values=[])
+
+    The three sentences above are the usual pymilvus-model sample; its default
+    analyzer (NLTK stop words, Snowball stemming) gives ``Dim: 21`` as well.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    analyzer: str | dict[str, Any] | Callable[[str], list[str]] = "auto"
+    """``"auto"`` (Chinese through jieba, the rest through ``"en"``), ``"en"``, ``"zh"``,
+    the name of an analyzer registered with ``register_analyzer``, an analyzer object
+    (``EnglishAnalyzer(stemmer=None)``) or any callable ``str -> list[str]`` (register it
+    by name to be able to ``save``)."""
+    k1: float = Field(default=1.5, ge=0.0)
+    """Term-frequency saturation: 0 ignores repeats, larger values reward them longer."""
+    b: float = Field(default=0.75, ge=0.0, le=1.0)
+    """Length normalisation: 0 ignores document length, 1 normalises fully."""
+    idf: Literal["lucene", "okapi"] = "lucene"
+    """IDF formula: ``"lucene"`` (always positive) or ``"okapi"`` (``rank_bm25.BM25Okapi``)."""
+    epsilon: float = Field(default=0.25, ge=0.0)
+    """With ``idf="okapi"``: negative IDFs become ``epsilon`` times the mean IDF."""
+    show_progress_bar: bool = False
+    """Show a progress bar while analysing documents in ``fit``/``partial_fit``."""
+
+    _analyze: Analyzer = PrivateAttr()
+    _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+    _vocab: dict[str, int] = PrivateAttr(default_factory=dict)
+    _tokens: list[str] = PrivateAttr(default_factory=list)
+    _df: np.ndarray = PrivateAttr(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _n_docs: int = PrivateAttr(default=0)
+    _total_tokens: int = PrivateAttr(default=0)
+    _idf_cache: np.ndarray | None = PrivateAttr(default=None)
+    _last_batch: _Batch | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._analyze = get_analyzer(self.analyzer)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit``, ``partial_fit`` or ``load`` has seen at least one document."""
+        return self._n_docs > 0
+
+    @property
+    def dim(self) -> int:
+        """Vocabulary size: every token id is below it (0 before fitting)."""
+        return len(self._tokens)
+
+    @property
+    def n_docs(self) -> int:
+        """Number of documents in the statistics."""
+        return self._n_docs
+
+    @property
+    def avgdl(self) -> float:
+        """Mean document length in tokens, after analysis."""
+        return self._total_tokens / self._n_docs if self._n_docs else 0.0
+
+    @property
+    def vocabulary(self) -> Mapping[str, int]:
+        """Read-only ``{token: id}`` view; ids never change once given."""
+        return MappingProxyType(self._vocab)
+
+    @property
+    def analyzer_function(self) -> Analyzer:
+        """The resolved analyzer (``str -> list[str]``) this encoder applies."""
+        return self._analyze
+
+    def document_frequencies(self) -> np.ndarray:
+        """Copy of the number of documents containing each token id."""
+        with self._lock:
+            return self._df[: len(self._tokens)].copy()
+
+    def idf_weights(self) -> np.ndarray:
+        """Copy of the IDF of each token id (the query-side weights)."""
+        return self._idf().copy()
+
+    def _require_fitted(self, action: str) -> None:
+        if not self.is_fitted:
+            msg = (
+                f"BM25SparseEmbeddings cannot {action} before it has statistics: call "
+                "fit(texts) (or partial_fit(texts)) on your corpus, or "
+                "BM25SparseEmbeddings.load(path) to restore a saved encoder."
+            )
+            raise NotFittedError(msg)
+
+    def _idf(self) -> np.ndarray:
+        with self._lock:
+            cached = self._idf_cache
+            if cached is not None:
+                return cached
+            df = self._df[: len(self._tokens)].astype(np.float64)
+            n = float(self._n_docs)
+            if self.idf == "lucene":
+                weights = np.log1p((n - df + 0.5) / (df + 0.5))
+            else:
+                weights = np.log(n - df + 0.5) - np.log(df + 0.5)
+                if len(weights):
+                    floor = self.epsilon * float(weights.mean())
+                    weights[weights < 0] = floor
+            self._idf_cache = weights
+            return weights
+
+    # ---------------------------------------------------------------- fitting
+
+    def fit(self, texts: Sequence[str]) -> BM25SparseEmbeddings:
+        """Forget previous statistics and compute them on ``texts``; returns ``self``."""
+        texts = self._check_texts(texts, "fit")
+        if not texts:
+            msg = "fit() needs at least one document; got an empty list."
+            raise ValueError(msg)
+        token_lists = self._token_lists(texts)
+        vocab: dict[str, int] = {}
+        tokens: list[str] = []
+        batch = _index(texts, token_lists, vocab, tokens)
+        with self._lock:
+            self._vocab = vocab
+            self._tokens = tokens
+            self._df = np.zeros(0, dtype=np.int64)
+            self._n_docs = 0
+            self._total_tokens = 0
+            self._add(batch)
+        return self
+
+    def partial_fit(self, texts: Sequence[str]) -> BM25SparseEmbeddings:
+        """Add documents to the statistics without refitting; returns ``self``.
+
+        New tokens get new ids after the existing ones, so vectors stored earlier stay
+        valid. On an unfitted encoder the first call fits; an empty list is a no-op.
+        ``partial_fit(a)`` then ``partial_fit(b)`` gives the same statistics as
+        ``fit(a + b)``. The analysed batch is kept, so ``embed_documents`` on the same
+        texts right after costs no second analysis.
+        """
+        texts = self._check_texts(texts, "partial_fit")
+        if not texts:
+            return self
+        token_lists = self._token_lists(texts)
+        with self._lock:
+            batch = _index(texts, token_lists, self._vocab, self._tokens)
+            self._add(batch)
+        return self
+
+    def _check_texts(self, texts: Sequence[str], method: str) -> list[str]:
+        if isinstance(texts, str):
+            msg = (
+                f"{method}() takes a list of texts; got one str ({texts[:40]!r}). "
+                f"Wrap it in a list: {method}([text])."
+            )
+            raise TypeError(msg)
+        texts = list(texts)
+        for position, text in enumerate(texts):
+            if not isinstance(text, str):
+                msg = (
+                    f"{method}() takes a list of str; item {position} is "
+                    f"{type(text).__name__}. Pass doc.page_content for Documents."
+                )
+                raise TypeError(msg)
+        return texts
+
+    def _token_lists(self, texts: list[str]) -> list[list[str]]:
+        analyze = self._analyze
+        if self.show_progress_bar and len(texts) > 1:
+            from tqdm.auto import tqdm
+
+            return [analyze(text) for text in tqdm(texts, desc="BM25 analyse", unit="doc")]
+        return [analyze(text) for text in texts]
+
+    def _add(self, batch: _Batch) -> None:
+        dim = len(self._tokens)
+        if len(self._df) < dim:
+            grown = np.zeros(max(dim, 2 * len(self._df)), dtype=np.int64)
+            grown[: len(self._df)] = self._df
+            self._df = grown
+        self._df[:dim] += np.bincount(batch.cols, minlength=dim)
+        self._n_docs += len(batch.lengths)
+        self._total_tokens += int(batch.lengths.sum())
+        self._idf_cache = None
+        self._last_batch = batch
+
+    # --------------------------------------------------------------- encoding
+
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]:
+        """Encode documents: saturated, length-normalised term weights.
+
+        Tokens unknown to the vocabulary count towards the document length but get no
+        dimension: call ``partial_fit`` on new documents first (a vector store does)
+        so that their new words become searchable.
+        """
+        texts = self._check_texts(texts, "embed_documents")
+        self._require_fitted("encode documents")
+        if not texts:
+            return []
+        with self._lock:
+            batch = self._last_batch
+            n_docs, total = self._n_docs, self._total_tokens
+        if batch is None or batch.texts != texts:
+            token_lists = self._token_lists(texts)
+            flat = list(chain.from_iterable(token_lists))
+            ids = np.fromiter(
+                map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
+            )
+            batch = _count(texts, ids, token_lists)
+        avgdl = total / n_docs if total else 1.0
+        k1, b = self.k1, self.b
+        norm = k1 * (1.0 - b + b * batch.lengths / avgdl)
+        tf = batch.tf.astype(np.float64)
+        weights = tf * (k1 + 1.0) / (tf + norm[batch.rows])
+        bounds = np.searchsorted(batch.rows, np.arange(len(texts) + 1)).tolist()
+        cols = batch.cols.tolist()
+        values = weights.tolist()
+        return [
+            _make_vector(cols[start:end], values[start:end])
+            for start, end in pairwise(bounds)
+        ]
+
+    def embed_query(self, text: str) -> SparseVector:
+        """Encode a query: the IDF of each known token, times its count in the query."""
+        if not isinstance(text, str):
+            msg = f"embed_query() takes one str; got {type(text).__name__}."
+            raise TypeError(msg)
+        self._require_fitted("encode queries")
+        counts: dict[int, int] = {}
+        vocab_get = self._vocab.get
+        for token in self._analyze(text):
+            token_id = vocab_get(token)
+            if token_id is not None:
+                counts[token_id] = counts.get(token_id, 0) + 1
+        if not counts:
+            return SparseVector()
+        idf = self._idf()
+        indices = sorted(counts)
+        weights = (idf[indices] * np.fromiter((counts[i] for i in indices), np.float64)).tolist()
+        return _make_vector(indices, weights)
+
+    def encode_documents(self, texts: list[str]) -> list[SparseVector]:
+        """Alias of :meth:`embed_documents` (the pymilvus-model name)."""
+        return self.embed_documents(texts)
+
+    def encode_queries(self, texts: list[str]) -> list[SparseVector]:
+        """Encode several queries (the pymilvus-model name); see :meth:`embed_query`."""
+        texts = self._check_texts(texts, "encode_queries")
+        return [self.embed_query(text) for text in texts]
+
+    def embed_queries(self, texts: list[str]) -> list[SparseVector]:
+        """Alias of :meth:`encode_queries`."""
+        return self.encode_queries(texts)
+
+    # ------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able state :meth:`save` writes (checksum included)."""
+        self._require_fitted("be saved")
+        analyzer = analyzer_to_config(self._analyze)
+        with self._lock:
+            payload: dict[str, Any] = {
+                "format": FORMAT_NAME,
+                "format_version": FORMAT_VERSION,
+                "params": {
+                    "k1": self.k1,
+                    "b": self.b,
+                    "idf": self.idf,
+                    "epsilon": self.epsilon,
+                },
+                "analyzer": analyzer,
+                "stats": {"n_docs": self._n_docs, "total_tokens": self._total_tokens},
+                "vocab": list(self._tokens),
+                "df": self._df[: len(self._tokens)].tolist(),
+            }
+        payload["checksum"] = _checksum(payload)
+        return payload
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted state as one UTF-8 JSON file (atomically); returns its path.
+
+        The file holds the format version, every parameter, the analyzer's full
+        configuration (stop words included), the vocabulary in id order, document
+        frequencies and a SHA-256 checksum. No pickle.
+
+        Raises:
+            NotFittedError: Nothing to save yet.
+            ValueError: The analyzer is a custom callable that was never registered.
+        """
+        target = Path(path)
+        text = json.dumps(self.to_dict(), ensure_ascii=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return target
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, show_progress_bar: bool = False
+    ) -> BM25SparseEmbeddings:
+        """Read a file written by :meth:`save` into a new, fitted encoder (classmethod).
+
+        Raises:
+            PersistenceError: The file is missing, truncated, edited (checksum or
+                structure), from a newer format version, or names a custom analyzer
+                that is not registered in this process. The message names the file.
+        """
+        source = Path(path)
+        try:
+            text = source.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            msg = f"BM25 file {source} does not exist; save an encoder there first."
+            raise PersistenceError(msg) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"BM25 file {source} cannot be read: {exc}."
+            raise PersistenceError(msg) from exc
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            msg = (
+                f"BM25 file {source} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}): it is truncated or was edited. Save the encoder "
+                "again, or fit it again on your corpus."
+            )
+            raise PersistenceError(msg) from exc
+        return cls.from_dict(payload, source=str(source), show_progress_bar=show_progress_bar)
+
+    @classmethod
+    def from_dict(
+        cls,
+        payload: Any,
+        *,
+        source: str = "<dict>",
+        show_progress_bar: bool = False,
+    ) -> BM25SparseEmbeddings:
+        """Rebuild an encoder from :meth:`to_dict` output; see :meth:`load` for errors."""
+
+        def fail(problem: str) -> PersistenceError:
+            return PersistenceError(f"BM25 file {source} {problem}")
+
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+            raise fail(
+                f"is not a langchain-embedkit BM25 file (format {found!r}, expected "
+                f"{FORMAT_NAME!r})."
+            )
+        version = payload.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise fail(f"has an invalid format_version {version!r}; expected an integer >= 1.")
+        if version > FORMAT_VERSION:
+            raise fail(
+                f"has format version {version}, newer than the {FORMAT_VERSION} this "
+                "langchain-embedkit reads. Upgrade langchain-embedkit to load it."
+            )
+        if payload.get("checksum") != _checksum(payload):
+            raise fail(
+                "fails its checksum: it was edited or corrupted after it was saved. "
+                "Restore it from a backup, or fit and save the encoder again."
+            )
+        try:
+            params = payload["params"]
+            stats = payload["stats"]
+            vocab = payload["vocab"]
+            df = payload["df"]
+            n_docs = stats["n_docs"]
+            total_tokens = stats["total_tokens"]
+            analyzer = analyzer_from_config(payload["analyzer"])
+        except KeyError as exc:
+            raise fail(f"lacks the required key {exc.args[0]!r}.") from exc
+        except (TypeError, ValueError) as exc:
+            raise fail(f"has an unusable analyzer: {exc}") from exc
+        if not isinstance(vocab, list) or not isinstance(df, list) or len(vocab) != len(df):
+            raise fail("must hold 'vocab' and 'df' lists of the same length.")
+        if len(set(vocab)) != len(vocab) or not all(isinstance(t, str) for t in vocab):
+            raise fail("has a 'vocab' with duplicate or non-string tokens.")
+        if not isinstance(n_docs, int) or not isinstance(total_tokens, int) or n_docs < 1:
+            raise fail(f"has invalid stats {stats!r}; n_docs must be a positive integer.")
+        df_array = np.asarray(df)
+        if len(df) and (
+            df_array.dtype.kind != "i" or df_array.min() < 1 or df_array.max() > n_docs
+        ):
+            raise fail(f"has document frequencies outside 1..n_docs ({n_docs}).")
+        try:
+            encoder = cls(analyzer=analyzer, show_progress_bar=show_progress_bar, **params)
+        except (TypeError, ValueError) as exc:
+            raise fail(f"has invalid parameters {params!r}: {exc}") from exc
+        encoder._tokens = list(vocab)
+        encoder._vocab = {token: index for index, token in enumerate(vocab)}
+        encoder._df = df_array.astype(np.int64)
+        encoder._n_docs = n_docs
+        encoder._total_tokens = total_tokens
+        return encoder
