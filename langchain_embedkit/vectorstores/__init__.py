@@ -1,1 +1,7 @@
-"""vectorstores."""
+"""One vector store over Milvus and Chroma: dense, sparse and hybrid search."""
+
+from __future__ import annotations
+
+from langchain_embedkit.vectorstores.store import EmbedKitVectorStore
+
+__all__ = ["EmbedKitVectorStore"]

@@ -1,0 +1,438 @@
+"""Milvus backend: Milvus Lite files and Milvus servers through one ``MilvusClient``.
+
+Collection layout (the filter compiler targets it): ``id`` VARCHAR primary key, ``text``
+VARCHAR, ``metadata`` JSON (the user's metadata, whole), ``dense`` FLOAT_VECTOR and, when
+a sparse encoder is used, ``sparse`` SPARSE_FLOAT_VECTOR with an inverted index (IP).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_embedkit._imports import require
+from langchain_embedkit.errors import StoreLockedError
+from langchain_embedkit.types import SparseVector
+from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
+from langchain_embedkit.vectorstores.ids import canonical_json
+from langchain_embedkit.vectorstores.scoring import Metric
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+    from pymilvus import MilvusClient
+
+__all__ = ["MilvusBackend", "is_local_uri"]
+
+logger = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""Write requests are kept under half of Milvus' 64 MB gRPC message cap."""
+_MAX_IDS_PER_REQUEST = 1000
+_ID_MAX_LENGTH = 512
+_METRICS = {"cosine": "COSINE", "ip": "IP", "l2": "L2"}
+# Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
+# one weight on a term no query can hold, so it stays findable by dense search only.
+_EMPTY_SPARSE = {2**32 - 2: 1e-30}
+_FIELDS = ("id", "text", "metadata", "dense")
+
+_lite_users: dict[str, int] = {}
+_lite_lock = threading.Lock()
+
+
+def is_local_uri(uri: str) -> bool:
+    """True when ``uri`` names a Milvus Lite file rather than a server."""
+    return "://" not in uri and not uri.startswith("unix:")
+
+
+def _lite_major() -> int:
+    try:
+        return int(importlib_metadata.version("milvus-lite").split(".")[0])
+    except (importlib_metadata.PackageNotFoundError, ValueError):
+        return 0
+
+
+class MilvusBackend:
+    """Adapter over ``pymilvus.MilvusClient`` (see :class:`..base.Backend`)."""
+
+    name = "milvus"
+    has_native_hybrid = True
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        token: SecretStr | None,
+        db_name: str | None,
+        collection_name: str,
+        metric: Metric,
+        with_sparse: bool,
+        index_type: str | None,
+        index_params: Mapping[str, Any] | None,
+        search_params: Mapping[str, Any] | None,
+        text_max_length: int,
+        client_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        pymilvus = require("pymilvus", "milvus")
+        self.uri = uri
+        self.local = is_local_uri(uri)
+        if self.local and not uri.endswith(".db"):
+            msg = (
+                f"Milvus uri {uri!r} is neither a server address nor a Milvus Lite file; a "
+                "local file name must end in '.db' (e.g. './embedkit.db'), a server looks "
+                "like 'http://localhost:19530'."
+            )
+            raise ValueError(msg)
+        self.collection_name = collection_name
+        self.metric = metric
+        self.with_sparse = with_sparse
+        self.index_type = index_type or ("FLAT" if self.local else "AUTOINDEX")
+        self.index_params = dict(index_params or {})
+        self.search_params = dict(search_params or {})
+        self.text_max_length = text_max_length
+        self._dim: int | None = None
+        self._has_sparse_field = False
+        self._exists = False
+        self._path = os.path.abspath(uri) if self.local else None
+        kwargs: dict[str, Any] = dict(client_kwargs or {})
+        if token is not None:
+            kwargs["token"] = token.get_secret_value()
+        if db_name:
+            kwargs["db_name"] = db_name
+        if self._path is not None:
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client: MilvusClient = pymilvus.MilvusClient(uri=uri, **kwargs)
+        except Exception as exc:
+            if self.local:
+                msg = (
+                    f"Could not open the Milvus Lite file {uri!r}: another process most "
+                    "likely has it open (Milvus Lite allows one process per file). Close "
+                    "the other store first (store.close()), or have both processes use a "
+                    f"Milvus server (uri='http://host:19530'). Engine error: {exc}"
+                )
+                raise StoreLockedError(msg) from exc
+            raise
+        if self._path is not None:
+            with _lite_lock:
+                _lite_users[self._path] = _lite_users.get(self._path, 0) + 1
+        self._flush_after_writes = self.local and _lite_major() >= 3
+        self._open_existing()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _open_existing(self) -> None:
+        if not self.client.has_collection(self.collection_name):
+            return
+        info = self.client.describe_collection(self.collection_name)
+        fields = {f["name"]: f for f in info["fields"]}
+        missing = [f for f in _FIELDS if f not in fields]
+        if missing:
+            msg = (
+                f"Milvus collection {self.collection_name!r} exists but was not created by "
+                f"EmbedKitVectorStore: it has fields {sorted(fields)} and lacks {missing}. "
+                "Use another collection_name, or drop that collection."
+            )
+            raise ValueError(msg)
+        self._dim = int(fields["dense"]["params"]["dim"])
+        self._has_sparse_field = "sparse" in fields
+        if self.with_sparse and not self._has_sparse_field:
+            msg = (
+                f"Milvus collection {self.collection_name!r} was created without a sparse "
+                "field, so it cannot take a sparse_embedding. Use a new collection_name for "
+                "hybrid search, or open this one without sparse_embedding."
+            )
+            raise ValueError(msg)
+        stored = self._stored_metric()
+        if stored is not None and stored != _METRICS[self.metric]:
+            msg = (
+                f"Milvus collection {self.collection_name!r} was built with metric "
+                f"{stored!r} but metric={self.metric!r} was given. Pass "
+                f"metric={stored.lower()!r}, or use another collection_name."
+            )
+            raise ValueError(msg)
+        self._exists = True
+        self.client.load_collection(self.collection_name)
+
+    def _stored_metric(self) -> str | None:
+        try:
+            for name in self.client.list_indexes(self.collection_name):
+                desc = self.client.describe_index(self.collection_name, name)
+                if desc.get("field_name") == "dense":
+                    metric = desc.get("metric_type")
+                    return str(metric).upper() if metric else None
+        except Exception:  # older engines describe indexes differently; metric stays unchecked
+            logger.debug("could not read the index metric", exc_info=True)
+        return None
+
+    def _create(self, dim: int) -> None:
+        from pymilvus import DataType
+
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_ID_MAX_LENGTH)
+        schema.add_field("text", DataType.VARCHAR, max_length=self.text_max_length)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        if self.with_sparse:
+            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        index = self.client.prepare_index_params()
+        index.add_index(
+            "dense",
+            index_type=self.index_type,
+            metric_type=_METRICS[self.metric],
+            params=self.index_params,
+        )
+        if self.with_sparse:
+            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        self.client.create_collection(
+            self.collection_name,
+            schema=schema,
+            index_params=index,
+            consistency_level="Strong",
+        )
+        self._dim = dim
+        self._has_sparse_field = self.with_sparse
+        self._exists = True
+
+    # -- Backend --------------------------------------------------------------------------
+
+    def max_rows_per_write(self) -> int:
+        return 10_000
+
+    def max_bytes_per_write(self) -> int | None:
+        return MAX_REQUEST_BYTES
+
+    def dimension(self) -> int | None:
+        return self._dim
+
+    def check_metadata(self, metadata: Mapping[str, Any]) -> None:
+        canonical_json(metadata)  # raises naming the key JSON cannot hold
+
+    def existing(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        if not self._exists or not ids:
+            return {}
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
+            part = list(ids[start : start + _MAX_IDS_PER_REQUEST])
+            for row in self.client.get(self.collection_name, ids=part, output_fields=["id"]):
+                found[str(row["id"])] = set()
+        return found
+
+    def _row(self, row: Row) -> dict[str, Any]:
+        if len(row.id.encode()) > _ID_MAX_LENGTH:
+            msg = (
+                f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
+                f"ids hold at most {_ID_MAX_LENGTH}. Use shorter ids (or let the store "
+                "derive them from content)."
+            )
+            raise ValueError(msg)
+        size = len(row.text.encode())
+        if size > self.text_max_length:
+            msg = (
+                f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
+                f"at most text_max_length={self.text_max_length}. Split the text into "
+                "smaller chunks (e.g. with langchain-text-splitters)."
+            )
+            raise ValueError(msg)
+        out: dict[str, Any] = {
+            "id": row.id,
+            "text": row.text,
+            "metadata": row.metadata,
+            "dense": row.dense,
+        }
+        if self._has_sparse_field:
+            sparse = row.sparse if row.sparse is not None else SparseVector()
+            out["sparse"] = sparse.as_dict() if len(sparse) else dict(_EMPTY_SPARSE)
+        return out
+
+    def write(self, rows: Sequence[Row], existing: Mapping[str, set[str]]) -> None:
+        if not rows:
+            return
+        if not self._exists:
+            self._create(len(rows[0].dense))
+        new = [self._row(r) for r in rows if r.id not in existing]
+        old = [self._row(r) for r in rows if r.id in existing]
+        if new:
+            self.client.insert(self.collection_name, new)
+        if old:
+            self.client.upsert(self.collection_name, old)
+
+    def end_of_writes(self) -> None:
+        # Milvus Lite 3 searches unflushed rows about 10x slower; 2.x and servers need nothing.
+        if self._exists and self._flush_after_writes:
+            self.client.flush(self.collection_name)
+
+    def _record(self, row: Mapping[str, Any], with_vectors: bool) -> Record:
+        entity = row.get("entity", row)
+        vector = entity.get("dense") if with_vectors else None
+        return Record(
+            id=str(row["id"]),
+            text=str(entity.get("text", "")),
+            metadata=dict(entity.get("metadata") or {}),
+            vector=[float(x) for x in vector] if vector is not None else None,
+        )
+
+    def _output(self, with_vectors: bool) -> list[str]:
+        return ["text", "metadata", "dense"] if with_vectors else ["text", "metadata"]
+
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
+        if not self._exists or not ids:
+            return []
+        out: list[Record] = []
+        for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
+            part = list(ids[start : start + _MAX_IDS_PER_REQUEST])
+            rows = self.client.get(
+                self.collection_name, ids=part, output_fields=self._output(with_vectors)
+            )
+            out.extend(self._record(r, with_vectors) for r in rows)
+        return out
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if not self._exists or not ids:
+            return
+        for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
+            self.client.delete(
+                self.collection_name, ids=list(ids[start : start + _MAX_IDS_PER_REQUEST])
+            )
+
+    def _expr(self, filter: Filter | None) -> str:
+        if not filter:
+            return ""
+        from langchain_embedkit.vectorstores import filters
+
+        return filters.to_milvus(filter, text_field="text", metadata_field="metadata")
+
+    def delete_where(self, filter: Filter) -> int:
+        if not self._exists:
+            return 0
+        expr = self._expr(filter)
+        total = 0
+        previous: list[str] = []
+        while True:
+            rows = self.client.query(
+                self.collection_name, filter=expr, output_fields=["id"], limit=5000
+            )
+            ids = [str(r["id"]) for r in rows]
+            if not ids or ids == previous:
+                return total
+            self.delete(ids)
+            total += len(ids)
+            previous = ids
+
+    def count(self) -> int:
+        if not self._exists:
+            return 0
+        rows = self.client.query(self.collection_name, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def peek(self, limit: int) -> list[Record]:
+        if not self._exists or limit <= 0:
+            return []
+        rows = self.client.query(
+            self.collection_name,
+            filter="",
+            output_fields=["id", *self._output(False)],
+            limit=limit,
+        )
+        return [self._record(r, False) for r in rows]
+
+    def _dense_params(self) -> dict[str, Any]:
+        return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}
+
+    def _hits(self, result: Any, with_vectors: bool = False) -> list[Hit]:
+        if not result:
+            return []
+        return [Hit(self._record(h, with_vectors), float(h["distance"])) for h in result[0]]
+
+    def dense_search(
+        self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False
+    ) -> list[Hit]:
+        if not self._exists or k <= 0:
+            return []
+        result = self.client.search(
+            self.collection_name,
+            data=[list(vector)],
+            anns_field="dense",
+            limit=k,
+            filter=self._expr(filter),
+            output_fields=self._output(with_vectors),
+            search_params=self._dense_params(),
+        )
+        return self._hits(result, with_vectors)
+
+    def sparse_search(self, vector: SparseVector, k: int, filter: Filter | None) -> list[Hit]:
+        # An empty query vector makes Milvus fail ("vector type must be the same"): no hits.
+        if not self._exists or k <= 0 or len(vector) == 0:
+            return []
+        result = self.client.search(
+            self.collection_name,
+            data=[vector.as_dict()],
+            anns_field="sparse",
+            limit=k,
+            filter=self._expr(filter),
+            output_fields=self._output(False),
+            search_params={"metric_type": "IP", "params": {}},
+        )
+        return [h for h in self._hits(result) if h.score > 0.0]
+
+    def hybrid_search(
+        self,
+        dense: Sequence[float],
+        sparse: SparseVector,
+        k: int,
+        fetch_k: int,
+        filter: Filter | None,
+        rrf_k: int,
+    ) -> list[Hit]:
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        if not self._exists or k <= 0:
+            return []
+        expr = self._expr(filter)
+        requests = [
+            AnnSearchRequest([list(dense)], "dense", self._dense_params(), fetch_k, expr=expr),
+            AnnSearchRequest(
+                [sparse.as_dict()],
+                "sparse",
+                {"metric_type": "IP", "params": {}},
+                fetch_k,
+                expr=expr,
+            ),
+        ]
+        result = self.client.hybrid_search(
+            self.collection_name,
+            requests,
+            RRFRanker(rrf_k),
+            limit=k,
+            output_fields=self._output(False),
+        )
+        return self._hits(result)
+
+    def state_path(self) -> Path | None:
+        if self._path is None:
+            return None
+        return Path(f"{self._path}.{self.collection_name}.sparse.json")
+
+    def close(self) -> None:
+        self.client.close()
+        if self._path is None:
+            return
+        with _lite_lock:
+            users = _lite_users.get(self._path, 0) - 1
+            if users > 0:
+                _lite_users[self._path] = users
+                return
+            _lite_users.pop(self._path, None)
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self._path)
+        except Exception:  # the file stays locked until exit; nothing is lost
+            logger.debug("could not release the Milvus Lite server", exc_info=True)
+
+    def __repr__(self) -> str:
+        return f"MilvusBackend(uri={self.uri!r}, collection_name={self.collection_name!r})"

@@ -1,0 +1,655 @@
+"""``EmbedKitVectorStore``: one LangChain ``VectorStore`` over Milvus and Chroma.
+
+Dense, sparse and hybrid search, one portable filter language, idempotent streaming
+ingestion and the same scores on every engine. The engine adapters live in
+:mod:`.backends`; ids in :mod:`.ids`; batching in :mod:`.ingest`; score maths, fusion
+and MMR in :mod:`.scoring`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from langchain_core.documents import Document
+from langchain_core.runnables.config import run_in_executor
+from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
+from pydantic import SecretStr
+
+from langchain_embedkit.fusion import Normalization
+from langchain_embedkit.types import RetrievalMode, SparseVector
+from langchain_embedkit.vectorstores import scoring
+from langchain_embedkit.vectorstores.backends.base import Backend, Hit, Record
+from langchain_embedkit.vectorstores.ingest import Item, ingest
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from langchain_embedkit.sparse.base import SparseEmbeddings
+
+__all__ = ["EmbedKitVectorStore"]
+
+logger = logging.getLogger(__name__)
+
+BackendName = Literal["milvus", "chroma"]
+_MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
+Scored = tuple[Record, float, float]
+"""A result: the record, its raw score and its relevance score in [0, 1]."""
+
+
+def default_fetch_k(k: int) -> int:
+    """Candidates per leg for hybrid search and MMR: ``max(4 * k, 20)``."""
+    return max(4 * k, 20)
+
+
+class EmbedKitVectorStore(VectorStore):
+    """A LangChain vector store over Milvus (Lite or server) or Chroma (memory, disk, server).
+
+    Args:
+        embedding: Dense embedding model (``embed_documents`` on ingest, ``embed_query``
+            on search).
+        sparse_embedding: Optional sparse encoder (e.g. ``BM25SparseEmbeddings``); enables
+            ``retrieval_mode="sparse"`` and ``"hybrid"``.
+        backend: ``"milvus"`` or ``"chroma"``.
+        collection_name: Collection to open or create.
+        metric: ``"cosine"``, ``"l2"`` or ``"ip"``; see :mod:`.scoring` for raw scores.
+        retrieval_mode: Default mode of searches: ``"dense"``, ``"sparse"`` or ``"hybrid"``
+            (defaults to ``"hybrid"`` with a sparse encoder, else ``"dense"``). Any search
+            takes ``retrieval_mode=`` per call.
+        fusion: ``"rrf"`` (reciprocal rank fusion) or ``"weighted"`` for hybrid search.
+        rrf_k: RRF smoothing constant.
+        fusion_weights: ``(dense, sparse)`` weights; with RRF, weights make fusion run
+            client-side on Milvus too.
+        fusion_normalization: For ``"weighted"``: ``"none"`` adds the legs' relevance scores
+            as they are (query-independent), ``"minmax"`` rescales each leg per query.
+        fetch_k: Candidates per leg in hybrid search (default ``max(4 * k, 20)``).
+        sparse_score_scale: Sparse relevance is ``s / (s + scale)``.
+        batch_size: Documents embedded and written per step while ingesting.
+        show_progress_bar: Show a progress bar while ingesting.
+        uri: Milvus: a Milvus Lite file (``./embedkit.db``) or a server
+            (``http://host:19530``).
+        token: Milvus or Chroma server token (read from ``MILVUS_TOKEN`` / ``CHROMA_TOKEN``
+            when not given); never shown in ``repr``.
+        db_name: Milvus database.
+        index_type: Milvus dense index (``FLAT`` for Milvus Lite, ``AUTOINDEX`` on servers,
+            or ``HNSW``/``IVF_FLAT`` where the engine supports them).
+        index_params: Milvus index build parameters, e.g. ``{"M": 16, "efConstruction": 200}``.
+        search_params: Milvus search parameters, e.g. ``{"ef": 64}``.
+        text_max_length: Milvus ``text`` field size in bytes.
+        persist_directory: Chroma: a folder for a persistent collection (else in memory).
+        host: Chroma server host (uses ``HttpClient``).
+        port: Chroma server port.
+        ssl: Chroma server over HTTPS.
+        headers: Extra HTTP headers for a Chroma server.
+        client: An existing ``chromadb`` client to use instead.
+        space: Chroma HNSW space; defaults to ``metric`` (must agree with it).
+        ef_search: Chroma HNSW ``ef_search``.
+        ef_construction: Chroma HNSW ``ef_construction``.
+        max_neighbors: Chroma HNSW ``max_neighbors``.
+
+    The sparse encoder's fit state is saved beside local stores (``<file>.db.<collection>
+    .sparse.json`` for Milvus Lite, ``<persist_directory>/embedkit/<collection>.sparse.json``
+    for Chroma) and loaded into an unfitted encoder when the store opens.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> store = EmbedKitVectorStore(DeterministicFakeEmbedding(size=8), backend="chroma",
+        ...                             collection_name="doctest")
+        >>> ids = store.add_texts(["foo", "bar"], metadatas=[{"n": 1}, {"n": 2}])
+        >>> store.add_texts(["foo", "bar"], metadatas=[{"n": 1}, {"n": 2}]) == ids
+        True
+        >>> store.count()
+        2
+        >>> store.similarity_search("foo", k=1)[0].page_content
+        'foo'
+    """
+
+    def __init__(
+        self,
+        embedding: Embeddings,
+        sparse_embedding: SparseEmbeddings | None = None,
+        *,
+        backend: BackendName = "milvus",
+        collection_name: str = "embedkit",
+        metric: scoring.Metric = "cosine",
+        retrieval_mode: RetrievalMode | None = None,
+        fusion: scoring.Fusion = "rrf",
+        rrf_k: int = 60,
+        fusion_weights: Sequence[float] | None = None,
+        fusion_normalization: Normalization = "none",
+        fetch_k: int | None = None,
+        sparse_score_scale: float = 10.0,
+        batch_size: int = 1000,
+        show_progress_bar: bool = False,
+        uri: str = "./embedkit.db",
+        token: str | SecretStr | None = None,
+        db_name: str | None = None,
+        index_type: str | None = None,
+        index_params: Mapping[str, Any] | None = None,
+        search_params: Mapping[str, Any] | None = None,
+        text_max_length: int = 65_535,
+        persist_directory: str | os.PathLike[str] | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+        client: Any = None,
+        space: scoring.Metric | None = None,
+        ef_search: int | None = None,
+        ef_construction: int | None = None,
+        max_neighbors: int | None = None,
+    ) -> None:
+        self.embedding = embedding
+        self.sparse_embedding = sparse_embedding
+        self.backend_name = backend
+        self.collection_name = collection_name
+        self.metric = scoring.check_metric(metric)
+        self.retrieval_mode = self._check_mode(
+            retrieval_mode or ("hybrid" if sparse_embedding is not None else "dense")
+        )
+        if fusion not in ("rrf", "weighted"):
+            msg = f"Unknown fusion {fusion!r}; supported: 'rrf', 'weighted'."
+            raise ValueError(msg)
+        if fusion_weights is not None and len(fusion_weights) != 2:
+            msg = f"fusion_weights takes (dense, sparse); got {list(fusion_weights)}."
+            raise ValueError(msg)
+        if sparse_score_scale <= 0:
+            msg = f"sparse_score_scale must be > 0; got {sparse_score_scale}."
+            raise ValueError(msg)
+        self.fusion: scoring.Fusion = fusion
+        self.rrf_k = rrf_k
+        self.fusion_weights = list(fusion_weights) if fusion_weights is not None else None
+        self.fusion_normalization: Normalization = fusion_normalization
+        self.fetch_k = fetch_k
+        self.sparse_score_scale = sparse_score_scale
+        self.batch_size = batch_size
+        self.show_progress_bar = show_progress_bar
+        with_sparse = sparse_embedding is not None
+        self._backend: Backend
+        if backend == "milvus":
+            from langchain_embedkit.vectorstores.backends.milvus import MilvusBackend
+
+            secret = _secret(token, "MILVUS_TOKEN")
+            self._backend = MilvusBackend(
+                uri=os.fspath(uri),
+                token=secret,
+                db_name=db_name,
+                collection_name=collection_name,
+                metric=self.metric,
+                with_sparse=with_sparse,
+                index_type=index_type,
+                index_params=index_params,
+                search_params=search_params,
+                text_max_length=text_max_length,
+            )
+        elif backend == "chroma":
+            from langchain_embedkit.vectorstores.backends.chroma import ChromaBackend
+
+            if space is not None and space != self.metric:
+                msg = (
+                    f"space={space!r} and metric={metric!r} disagree; pass one of them "
+                    "(space is Chroma's name for metric)."
+                )
+                raise ValueError(msg)
+            hnsw = {
+                name: value
+                for name, value in (
+                    ("ef_search", ef_search),
+                    ("ef_construction", ef_construction),
+                    ("max_neighbors", max_neighbors),
+                )
+                if value is not None
+            }
+            self._backend = ChromaBackend(
+                collection_name=collection_name,
+                metric=self.metric,
+                with_sparse=with_sparse,
+                persist_directory=os.fspath(persist_directory) if persist_directory else None,
+                host=host,
+                port=port,
+                ssl=ssl,
+                token=_secret(token, "CHROMA_TOKEN") if host else None,
+                headers=headers,
+                client=client,
+                hnsw=hnsw,
+            )
+        else:
+            msg = f"Unknown backend {backend!r}; supported: 'milvus', 'chroma'."
+            raise ValueError(msg)
+        self._load_sparse_state()
+
+    # -- housekeeping -----------------------------------------------------------------------
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The dense embedding model."""
+        return self.embedding
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(backend={self._backend!r}, metric={self.metric!r}, "
+            f"retrieval_mode={self.retrieval_mode!r})"
+        )
+
+    def close(self) -> None:
+        """Release the engine (a Milvus Lite file becomes free for other processes)."""
+        self._backend.close()
+
+    def __enter__(self) -> EmbedKitVectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _check_mode(mode: str) -> RetrievalMode:
+        if mode not in _MODES:
+            msg = f"Unknown retrieval_mode {mode!r}; supported: 'dense', 'sparse', 'hybrid'."
+            raise ValueError(msg)
+        return mode  # type: ignore[return-value]
+
+    def _mode(self, mode: str | None) -> RetrievalMode:
+        chosen = self._check_mode(mode or self.retrieval_mode)
+        if chosen != "dense" and self.sparse_embedding is None:
+            msg = (
+                f"retrieval_mode={chosen!r} needs a sparse encoder; create the store with "
+                "sparse_embedding=BM25SparseEmbeddings() (or use retrieval_mode='dense')."
+            )
+            raise ValueError(msg)
+        return chosen
+
+    def sparse_state_path(self) -> Path | None:
+        """Where the sparse encoder's fit state is saved (None for servers)."""
+        return self._backend.state_path()
+
+    def _load_sparse_state(self) -> None:
+        path = self.sparse_state_path()
+        sparse = self.sparse_embedding
+        if path is None or sparse is None or not path.exists():
+            return
+        if getattr(sparse, "is_fitted", True) or not hasattr(sparse, "load"):
+            return
+        loaded = sparse.load(path)
+        from langchain_embedkit.sparse.base import SparseEmbeddings
+
+        if isinstance(loaded, SparseEmbeddings):
+            self.sparse_embedding = loaded
+
+    def save_sparse_state(self) -> None:
+        """Save the sparse encoder's fit state beside a local store (atomic replace)."""
+        path = self.sparse_state_path()
+        sparse = self.sparse_embedding
+        if path is None or sparse is None or not hasattr(sparse, "save"):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+        sparse.save(tmp)
+        os.replace(tmp, path)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
+        *,
+        ids: Iterable[str | None] | None = None,
+        batch_size: int | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and store texts in batches; return their ids.
+
+        Args:
+            texts: Texts (any iterable; it is consumed batch by batch).
+            metadatas: One metadata dict per text.
+            ids: One id per text; a missing one (``None``) is derived from the text and
+                metadata, so adding the same content again is a no-op.
+            batch_size: Overrides the store's ``batch_size``.
+
+        Returns:
+            One id per text, in order.
+        """
+        meta_iter: Iterable[Mapping[str, Any] | None] = (
+            metadatas if metadatas is not None else _repeat_none()
+        )
+        id_iter: Iterable[str | None] = ids if ids is not None else _repeat_none()
+        items: Iterable[Item] = zip(texts, meta_iter, id_iter)
+        total = len(texts) if isinstance(texts, Sequence) else None
+        return self._ingest(items, batch_size, total)
+
+    def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
+        """Store documents, keeping ``Document.id`` (an ``ids=`` argument takes precedence)."""
+        ids = kwargs.pop("ids", None)
+        docs: Iterable[Document] = documents
+        total = len(documents) if isinstance(documents, Sequence) else None
+        if ids is not None:
+            items: Iterable[Item] = ((d.page_content, d.metadata, i) for d, i in zip(docs, ids))
+        else:
+            items = ((d.page_content, d.metadata, d.id) for d in docs)
+        return self._ingest(items, kwargs.pop("batch_size", None), total)
+
+    def _ingest(
+        self, items: Iterable[Item], batch_size: int | None, total: int | None
+    ) -> list[str]:
+        return ingest(
+            items,
+            backend=self._backend,
+            embedding=self.embedding,
+            sparse=self.sparse_embedding,
+            batch_size=batch_size or self.batch_size,
+            save_sparse_state=self.save_sparse_state,
+            show_progress_bar=self.show_progress_bar,
+            total=total,
+        )
+
+    def delete(
+        self,
+        ids: list[str] | None = None,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> bool | None:
+        """Delete by ids, or every document matching ``filter``; unknown ids are ignored."""
+        if ids is None and filter is None:
+            msg = "delete() needs ids=[...] or filter={...}; neither was given."
+            raise ValueError(msg)
+        if ids is not None and filter is not None:
+            msg = "delete() takes ids or filter, not both; call it twice."
+            raise ValueError(msg)
+        if filter is not None:
+            self._validate_filter(filter)
+            if not filter:
+                msg = (
+                    "delete(filter={}) would delete everything; pass a non-empty filter, or "
+                    "delete the collection itself."
+                )
+                raise ValueError(msg)
+            self._backend.delete_where(filter)
+        else:
+            self._backend.delete(list(ids or []))
+        return True
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _document(record: Record) -> Document:
+        return Document(page_content=record.text, metadata=record.metadata, id=record.id)
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Documents of the ids that exist, in the order of ``ids``."""
+        found = {r.id: r for r in self._backend.get(list(dict.fromkeys(ids)))}
+        return [self._document(found[i]) for i in ids if i in found]
+
+    def count(self) -> int:
+        """Number of stored documents."""
+        return self._backend.count()
+
+    def peek(self, limit: int = 10) -> list[Document]:
+        """Up to ``limit`` stored documents, to look at what a collection holds."""
+        return [self._document(r) for r in self._backend.peek(limit)]
+
+    async def acount(self) -> int:
+        """Async :meth:`count`."""
+        return await run_in_executor(None, self.count)
+
+    async def apeek(self, limit: int = 10) -> list[Document]:
+        """Async :meth:`peek`."""
+        return await run_in_executor(None, self.peek, limit)
+
+    # -- search ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate_filter(filter: Mapping[str, Any] | None) -> None:
+        if filter:
+            from langchain_embedkit.vectorstores import filters
+
+            filters.validate_filter(filter)
+
+    def _dense_scored(self, hits: list[Hit]) -> list[Scored]:
+        return [(h.record, h.score, scoring.dense_relevance(h.score, self.metric)) for h in hits]
+
+    def _sparse_scored(self, hits: list[Hit]) -> list[Scored]:
+        scale = self.sparse_score_scale
+        return [(h.record, h.score, scoring.sparse_relevance(h.score, scale)) for h in hits]
+
+    def _embed_sparse_query(self, query: str) -> SparseVector:
+        assert self.sparse_embedding is not None
+        return self.sparse_embedding.embed_query(query)
+
+    def _search(
+        self,
+        query: str,
+        k: int,
+        filter: Mapping[str, Any] | None,
+        mode: str | None,
+        fetch_k: int | None,
+        *,
+        with_vectors: bool = False,
+    ) -> list[Scored]:
+        chosen = self._mode(mode)
+        self._validate_filter(filter)
+        if k <= 0:
+            return []
+        if chosen == "dense":
+            vector = self.embedding.embed_query(query)
+            hits = self._backend.dense_search(vector, k, filter, with_vectors=with_vectors)
+            return self._dense_scored(hits)
+        if chosen == "sparse":
+            hits = self._backend.sparse_search(self._embed_sparse_query(query), k, filter)
+            return self._sparse_scored(hits)
+        return self._hybrid(query, k, filter, fetch_k)
+
+    def _hybrid(
+        self, query: str, k: int, filter: Mapping[str, Any] | None, fetch_k: int | None
+    ) -> list[Scored]:
+        dense_q = self.embedding.embed_query(query)
+        sparse_q = self._embed_sparse_query(query)
+        per_leg = max(k, fetch_k or self.fetch_k or default_fetch_k(k))
+        weights = self.fusion_weights or [1.0, 1.0]
+        best = scoring.rrf_best(self.rrf_k, weights)
+        native = (
+            self.fusion == "rrf"
+            and self.fusion_weights is None
+            and self._backend.has_native_hybrid
+            and len(sparse_q) > 0
+        )
+        if native:
+            hits = self._backend.hybrid_search(dense_q, sparse_q, k, per_leg, filter, self.rrf_k)
+            return [(h.record, h.score, min(1.0, h.score / best)) for h in hits]
+        dense = self._dense_scored(self._backend.dense_search(dense_q, per_leg, filter))
+        sparse = self._sparse_scored(self._backend.sparse_search(sparse_q, per_leg, filter))
+        records = {r.id: r for r, _, _ in dense + sparse}
+        if self.fusion == "rrf":
+            legs = (
+                [(r.id, scoring.higher_is_better(s, self.metric)) for r, s, _ in dense],
+                [(r.id, s) for r, s, _ in sparse],
+            )
+        else:
+            legs = ([(r.id, rel) for r, _, rel in dense], [(r.id, rel) for r, _, rel in sparse])
+        fused = scoring.fuse(
+            legs[0],
+            legs[1],
+            method=self.fusion,
+            rrf_k=self.rrf_k,
+            weights=self.fusion_weights,
+            normalization=self.fusion_normalization,
+        )[:k]
+        if self.fusion == "rrf":
+            return [(records[d], s, min(1.0, s / best)) for d, s in fused]
+        return [(records[d], s, min(1.0, max(0.0, s))) for d, s in fused]
+
+    def similarity_search(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        retrieval_mode: RetrievalMode | None = None,
+        fetch_k: int | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """The ``k`` best documents for ``query`` (``retrieval_mode`` per call)."""
+        return [
+            self._document(r) for r, _, _ in self._search(query, k, filter, retrieval_mode, fetch_k)
+        ]
+
+    def similarity_search_with_score(
+        self,
+        query: str,
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        retrieval_mode: RetrievalMode | None = None,
+        fetch_k: int | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Documents with raw scores: see :mod:`.scoring` for each metric and mode."""
+        found = self._search(query, k, filter, retrieval_mode, fetch_k)
+        return [(self._document(r), raw) for r, raw, _ in found]
+
+    def _similarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        found = self._search(
+            query,
+            k,
+            kwargs.get("filter"),
+            kwargs.get("retrieval_mode"),
+            kwargs.get("fetch_k"),
+        )
+        return [(self._document(r), rel) for r, _, rel in found]
+
+    async def _asimilarity_search_with_relevance_scores(
+        self, query: str, k: int = 4, **kwargs: Any
+    ) -> list[tuple[Document, float]]:
+        return await run_in_executor(
+            None, self._similarity_search_with_relevance_scores, query, k, **kwargs
+        )
+
+    def _select_relevance_score_fn(self) -> Callable[[float], float]:
+        metric = self.metric
+        return lambda score: scoring.dense_relevance(score, metric)
+
+    def similarity_search_with_score_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        """Dense search by a query vector; raw scores."""
+        self._validate_filter(filter)
+        hits = self._backend.dense_search(embedding, k, filter)
+        return [(self._document(h.record), h.score) for h in hits]
+
+    def similarity_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        filter: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Dense search by a query vector."""
+        return [d for d, _ in self.similarity_search_with_score_by_vector(embedding, k, filter)]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        retrieval_mode: RetrievalMode | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """Diverse results: ``fetch_k`` candidates (any mode), re-ranked by MMR on dense vectors."""
+        mode = self._mode(retrieval_mode)
+        fetch = max(k, fetch_k)
+        if mode == "dense":
+            vector = self.embedding.embed_query(query)
+            return self.max_marginal_relevance_search_by_vector(
+                vector, k, fetch, lambda_mult, filter
+            )
+        candidates = [r for r, _, _ in self._search(query, fetch, filter, mode, fetch)]
+        with_vectors = {
+            r.id: r for r in self._backend.get([r.id for r in candidates], with_vectors=True)
+        }
+        pool = [with_vectors[r.id] for r in candidates if r.id in with_vectors]
+        chosen = scoring.mmr_select(
+            self.embedding.embed_query(query),
+            [r.vector or [] for r in pool],
+            k=k,
+            lambda_mult=lambda_mult,
+        )
+        return [self._document(pool[i]) for i in chosen]
+
+    def max_marginal_relevance_search_by_vector(
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """MMR over the ``fetch_k`` nearest documents to a query vector."""
+        self._validate_filter(filter)
+        hits = self._backend.dense_search(embedding, max(k, fetch_k), filter, with_vectors=True)
+        chosen = scoring.mmr_select(
+            embedding, [h.record.vector or [] for h in hits], k=k, lambda_mult=lambda_mult
+        )
+        return [self._document(hits[i].record) for i in chosen]
+
+    # -- construction and retrievers ----------------------------------------------------------
+
+    @classmethod
+    def from_texts(
+        cls,
+        texts: list[str],
+        embedding: Embeddings,
+        metadatas: list[dict[Any, Any]] | None = None,
+        *,
+        ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> EmbedKitVectorStore:
+        """Create a store (constructor keywords in ``kwargs``) and add ``texts``."""
+        batch_size = kwargs.pop("add_batch_size", None)
+        store = cls(embedding, **kwargs)
+        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        return store
+
+    def as_retriever(self, **kwargs: Any) -> VectorStoreRetriever:
+        """A retriever; ``search_type`` is ``similarity``, ``mmr`` or
+        ``similarity_score_threshold``, and ``retrieval_mode`` (here, in ``search_kwargs``
+        or per ``invoke`` call) is ``dense``, ``sparse`` or ``hybrid``.
+
+        Example:
+            >>> retriever = store.as_retriever(  # doctest: +SKIP
+            ...     retrieval_mode="hybrid", search_kwargs={"k": 5})
+            >>> docs = retriever.invoke("query", retrieval_mode="sparse")  # doctest: +SKIP
+        """
+        search_kwargs = dict(kwargs.pop("search_kwargs", None) or {})
+        mode = kwargs.pop("retrieval_mode", None)
+        if mode is not None:
+            search_kwargs["retrieval_mode"] = mode
+        if "retrieval_mode" in search_kwargs:
+            self._mode(search_kwargs["retrieval_mode"])
+        return super().as_retriever(search_kwargs=search_kwargs, **kwargs)
+
+
+def _repeat_none() -> Iterable[None]:
+    while True:
+        yield None
+
+
+def _secret(token: str | SecretStr | None, env: str) -> SecretStr | None:
+    if isinstance(token, SecretStr):
+        return token
+    if token:
+        return SecretStr(token)
+    from_env = os.environ.get(env)
+    return SecretStr(from_env) if from_env else None
