@@ -1,0 +1,675 @@
+"""Run retrieval on a data set and score it: ``evaluate`` one retriever, ``compare`` many.
+
+``compare`` searches exactly, so its figures measure the embeddings, not an index:
+dense is a numpy matrix product over normalized vectors (cosine), sparse a scipy sparse
+matrix product, hybrid reciprocal rank fusion (:func:`langchain_embedkit.fusion.rrf`,
+k=60, equal weights) of the top ``fetch_k`` of each leg, and ``hybrid+rerank`` hands the
+top ``rerank_depth`` fused documents to a reranker.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import VectorStore
+
+from langchain_embedkit.errors import NotFittedError
+from langchain_embedkit.evaluation.cache import EmbeddingCache, encode_texts
+from langchain_embedkit.evaluation.metrics import METRICS, QueryRun, evaluate_run, metric_key
+from langchain_embedkit.fusion import rrf
+
+if TYPE_CHECKING:
+    from langchain_core.documents import BaseDocumentCompressor
+    from langchain_core.embeddings import Embeddings
+    from scipy.sparse import csr_matrix
+
+    from langchain_embedkit.evaluation.datasets import RetrievalDataset
+    from langchain_embedkit.sparse.base import SparseEmbeddings
+    from langchain_embedkit.types import SparseVector
+
+__all__ = [
+    "MODES",
+    "ComparisonResult",
+    "DenseIndex",
+    "EvalMode",
+    "EvaluationResult",
+    "SparseIndex",
+    "compare",
+    "evaluate",
+]
+
+EvalMode = Literal["dense", "sparse", "hybrid", "hybrid+rerank"]
+MODES: tuple[str, ...] = get_args(EvalMode)
+Ranking = list[tuple[str, float]]
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of one system (an embeddings model in one mode, or a retriever).
+
+    ``metrics`` maps keys such as ``"nDCG@10"`` to means over the data set's queries;
+    ``per_query`` holds each query's values and ``run`` the ranking that was scored.
+    """
+
+    name: str
+    mode: str
+    k: int
+    metrics: dict[str, float]
+    num_queries: int
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    run: dict[str, QueryRun] = field(default_factory=dict, repr=False)
+    latency_ms: float | None = None
+    """Median milliseconds per query (retrievers), or mean search time per query
+    (``compare``'s batched exact search, encoding excluded)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Extra facts: encoding seconds, cache hits, fetch depths, documents returned."""
+
+    @property
+    def label(self) -> str:
+        """``"name (mode)"``, or just the name when it already says the mode."""
+        return self.name if self.mode in ("", "retriever") else f"{self.name} ({self.mode})"
+
+    def to_dict(self, *, per_query: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict (per-query values only on request)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "mode": self.mode,
+            "k": self.k,
+            "num_queries": self.num_queries,
+            "metrics": {key: round(value, 6) for key, value in self.metrics.items()},
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 4),
+            "info": self.info,
+        }
+        if per_query:
+            out["per_query"] = self.per_query
+        return out
+
+
+@dataclass
+class ComparisonResult:
+    """Every system of one :func:`compare` run, with what a report needs.
+
+    Example:
+        >>> result = compare({"mini": emb}, dataset, modes=("dense",))  # doctest: +SKIP
+        >>> print(result.table())  # doctest: +SKIP
+    """
+
+    dataset: str
+    num_queries: int
+    num_documents: int
+    k: int
+    results: list[EvaluationResult]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def best(self, metric: str | None = None) -> EvaluationResult:
+        """The system with the highest ``metric`` (default ``nDCG@k``)."""
+        key = metric or metric_key("ndcg", self.k)
+        return max(self.results, key=lambda r: r.metrics.get(key, float("-inf")))
+
+    def to_dict(self, *, per_query: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict of the whole comparison."""
+        return {
+            "dataset": self.dataset,
+            "num_queries": self.num_queries,
+            "num_documents": self.num_documents,
+            "k": self.k,
+            "settings": self.settings,
+            "results": [r.to_dict(per_query=per_query) for r in self.results],
+        }
+
+    def table(self) -> str:
+        """A plain-text table for the terminal."""
+        from langchain_embedkit.evaluation.report import format_table
+
+        return format_table(self)
+
+    def to_markdown(self) -> str:
+        """A Markdown report (title, settings, table)."""
+        from langchain_embedkit.evaluation.report import to_markdown
+
+        return to_markdown(self)
+
+    def save(self, output_dir: str | Path, *, chart: bool = True) -> dict[str, Path]:
+        """Write ``results.json``, ``results.md`` and (with matplotlib) ``results.png``."""
+        from langchain_embedkit.evaluation.report import write_report
+
+        return write_report(self, output_dir, chart=chart)
+
+
+def _top(scores: np.ndarray, ids: Sequence[str], top_k: int, *, nonzero: bool = False) -> Ranking:
+    """Best ``top_k`` of one score row in trec_eval order (score desc, then id desc)."""
+    n = scores.shape[0]
+    if nonzero:
+        candidates = np.flatnonzero(scores)
+    elif top_k < n:
+        part = np.argpartition(-scores, top_k - 1)
+        kth = scores[part[top_k - 1]]
+        # Every document tied with the k-th score competes for the last places.
+        candidates = np.flatnonzero(scores >= kth)
+    else:
+        candidates = np.arange(n)
+    if nonzero and candidates.size > top_k:
+        part = np.argpartition(-scores[candidates], top_k - 1)
+        kth = scores[candidates[part[top_k - 1]]]
+        candidates = candidates[scores[candidates] >= kth]
+    pairs = [(ids[i], float(scores[i])) for i in candidates.tolist()]
+    pairs.sort(key=lambda p: p[0], reverse=True)
+    pairs.sort(key=lambda p: p[1], reverse=True)
+    return pairs[:top_k]
+
+
+class DenseIndex:
+    """Exact nearest-neighbour search over a matrix of document vectors.
+
+    Args:
+        doc_ids: One id per row.
+        vectors: ``(n_docs, dim)`` document vectors.
+        similarity: ``"cosine"`` normalizes documents and queries (normalized dot
+            product); ``"dot"`` uses raw inner products.
+
+    Example:
+        >>> index = DenseIndex(["a", "b"], np.array([[1.0, 0.0], [0.6, 0.8]]))
+        >>> index.search(np.array([[0.0, 1.0]]), top_k=1)
+        [[('b', 0.800000011920929)]]
+    """
+
+    def __init__(
+        self,
+        doc_ids: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        similarity: Literal["cosine", "dot"] = "cosine",
+    ) -> None:
+        matrix = np.asarray(vectors, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != len(doc_ids):
+            msg = (
+                f"DenseIndex needs one vector per document id; got {len(doc_ids)} ids and "
+                f"an array of shape {matrix.shape}."
+            )
+            raise ValueError(msg)
+        if similarity not in ("cosine", "dot"):
+            msg = f"Unknown similarity {similarity!r}; supported: 'cosine', 'dot'."
+            raise ValueError(msg)
+        self.similarity = similarity
+        self.doc_ids = list(doc_ids)
+        self.matrix = _normalize(matrix) if similarity == "cosine" else matrix
+
+    def search(self, queries: np.ndarray, top_k: int, *, batch_size: int = 256) -> list[Ranking]:
+        """Top ``top_k`` ``(doc_id, score)`` per query row, best first."""
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.shape[1] != self.matrix.shape[1]:
+            msg = (
+                f"Query vectors have {q.shape[1]} dimensions but the documents have "
+                f"{self.matrix.shape[1]}; encode both with the same model."
+            )
+            raise ValueError(msg)
+        if self.similarity == "cosine":
+            q = _normalize(q)
+        top_k = min(top_k, len(self.doc_ids))
+        out: list[Ranking] = []
+        for start in range(0, q.shape[0], batch_size):
+            scores = q[start : start + batch_size] @ self.matrix.T
+            out.extend(_top(row, self.doc_ids, top_k) for row in scores)
+        return out
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _to_csr(vectors: Sequence[SparseVector], dim: int) -> csr_matrix:
+    from scipy.sparse import csr_matrix
+
+    indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(v.indices) for v in vectors])
+    indices = np.fromiter((i for v in vectors for i in v.indices), dtype=np.int64)
+    data = np.fromiter((x for v in vectors for x in v.values), dtype=np.float32)
+    return csr_matrix((data, indices, indptr), shape=(len(vectors), dim))
+
+
+class SparseIndex:
+    """Exact sparse search: query vectors times the document matrix (scipy CSR).
+
+    With BM25 vectors the product is the BM25 score. Documents sharing no term with the
+    query (score 0) are not returned.
+
+    Example:
+        >>> from langchain_embedkit.types import SparseVector
+        >>> index = SparseIndex(["a", "b"], [SparseVector([0], [1.0]), SparseVector([1], [2.0])])
+        >>> index.search([SparseVector([1], [0.5])], top_k=10)
+        [[('b', 1.0)]]
+    """
+
+    def __init__(self, doc_ids: Sequence[str], vectors: Sequence[SparseVector]) -> None:
+        if len(doc_ids) != len(vectors):
+            msg = (
+                f"SparseIndex needs one vector per id; got {len(doc_ids)} ids and "
+                f"{len(vectors)} vectors."
+            )
+            raise ValueError(msg)
+        self.doc_ids = list(doc_ids)
+        self.dim = 1 + max((v.indices[-1] for v in vectors if len(v)), default=0)
+        self.matrix_t = _to_csr(vectors, self.dim).T.tocsr()
+
+    def search(self, queries: Sequence[SparseVector], top_k: int) -> list[Ranking]:
+        """Top ``top_k`` ``(doc_id, score)`` per query with a non-zero score."""
+        # Terms the documents never use cannot score; drop them so the shapes agree.
+        clipped = [_clip(v, self.dim) for v in queries]
+        scores = (_to_csr(clipped, self.dim) @ self.matrix_t).tocsr()
+        out: list[Ranking] = []
+        for i in range(scores.shape[0]):
+            row = scores.getrow(i)
+            dense = np.zeros(len(self.doc_ids), dtype=np.float32)
+            dense[row.indices] = row.data
+            out.append(_top(dense, self.doc_ids, top_k, nonzero=True))
+        return out
+
+
+def _clip(vector: SparseVector, dim: int) -> SparseVector:
+    if not len(vector) or vector.indices[-1] < dim:
+        return vector
+    from langchain_embedkit.types import SparseVector
+
+    keep = [(i, v) for i, v in zip(vector.indices, vector.values) if i < dim]
+    return SparseVector([i for i, _ in keep], [v for _, v in keep])
+
+
+def _fuse(dense: Ranking, sparse: Ranking, rrf_k: int) -> Ranking:
+    return rrf([dense, sparse], k=rrf_k)
+
+
+def _doc_id(doc: Document, by_text: Mapping[str, str], id_key: str | None) -> str:
+    if id_key is not None:
+        if id_key not in doc.metadata:
+            msg = (
+                f"A retrieved document has no metadata[{id_key!r}]; "
+                f"its keys: {sorted(doc.metadata)}."
+            )
+            raise KeyError(msg)
+        return str(doc.metadata[id_key])
+    for key in ("doc_id", "_id", "corpus_id"):
+        if key in doc.metadata:
+            return str(doc.metadata[key])
+    if doc.id:
+        return str(doc.id)
+    found = by_text.get(doc.page_content.strip())
+    if found is None:
+        msg = (
+            "A retrieved document carries no id (Document.id, metadata['doc_id']) and its "
+            "text matches no corpus document, so it cannot be scored. Index the data set's "
+            "documents with their ids: store.add_documents(dataset.documents())."
+        )
+        raise ValueError(msg)
+    return found
+
+
+def evaluate(
+    retriever: BaseRetriever | VectorStore,
+    dataset: RetrievalDataset,
+    k: int = 10,
+    *,
+    mode: str | None = None,
+    name: str | None = None,
+    k_values: Sequence[int] | None = None,
+    id_key: str | None = None,
+    show_progress_bar: bool = True,
+) -> EvaluationResult:
+    """Score any LangChain retriever (or a vector store in one mode) on a data set.
+
+    Each query is sent with ``invoke``; the returned documents are identified by
+    ``metadata[id_key]`` when given, else ``metadata["doc_id"]``, ``Document.id``, or
+    an exact match of their text with a corpus document. Their order is the ranking
+    (repeated ids count once); metrics cut it at each ``k``.
+
+    Args:
+        retriever: A ``BaseRetriever``, or a ``VectorStore`` that holds the data set's
+            documents (``store.add_documents(dataset.documents())``); a store is
+            searched through ``as_retriever(search_kwargs={"k": k})``.
+        dataset: The data set.
+        k: Main cut-off, reported as e.g. ``nDCG@10``.
+        mode: For a store: passed to ``as_retriever(retrieval_mode=mode)``
+            (``"dense"``, ``"sparse"``, ``"hybrid"``) when the store supports it.
+        name: Label in reports (default: the retriever's class name).
+        k_values: Extra cut-offs (``k`` is always included).
+        id_key: Metadata key that holds the corpus id.
+        show_progress_bar: Show a progress bar over queries.
+
+    Example:
+        >>> result = evaluate(retriever, load_beir("scifact"), k=10)  # doctest: +SKIP
+        >>> round(result.metrics["nDCG@10"], 3)  # doctest: +SKIP
+        0.645
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(retriever, VectorStore):
+        kwargs: dict[str, Any] = {"search_kwargs": {"k": k}}
+        if mode is not None:
+            kwargs["retrieval_mode"] = mode
+        label = name or f"{type(retriever).__name__}"
+        retriever = retriever.as_retriever(**kwargs)
+    elif not isinstance(retriever, BaseRetriever):
+        msg = (
+            f"evaluate() takes a LangChain BaseRetriever or VectorStore; got "
+            f"{type(retriever).__name__}. Wrap other search functions in a BaseRetriever."
+        )
+        raise TypeError(msg)
+    else:
+        label = name or type(retriever).__name__
+    ks = sorted({k, *(k_values or ())})
+    by_text = {text.strip(): doc_id for doc_id, text in dataset.corpus.items()}
+    run: dict[str, QueryRun] = {}
+    latencies: list[float] = []
+    returned: list[int] = []
+    for query_id, query in tqdm(
+        dataset.queries.items(), desc=f"Querying {label}", disable=not show_progress_bar
+    ):
+        start = time.perf_counter()
+        docs = retriever.invoke(query)
+        latencies.append((time.perf_counter() - start) * 1000)
+        returned.append(len(docs))
+        run[query_id] = [_doc_id(doc, by_text, id_key) for doc in docs]
+    means, per_query = evaluate_run(dataset.qrels, run, ks)
+    return EvaluationResult(
+        name=label,
+        mode=mode or "retriever",
+        k=k,
+        metrics=means,
+        num_queries=len(dataset.queries),
+        per_query=per_query,
+        run=run,
+        latency_ms=statistics.median(latencies) if latencies else None,
+        info={
+            "mean_returned": round(sum(returned) / len(returned), 2) if returned else 0,
+            "max_returned": max(returned, default=0),
+        },
+    )
+
+
+def _check_modes(modes: Sequence[str]) -> list[str]:
+    chosen = list(dict.fromkeys(modes))
+    for mode in chosen:
+        if mode not in MODES:
+            msg = f"Unknown mode {mode!r}; supported: {', '.join(MODES)}."
+            raise ValueError(msg)
+    if not chosen:
+        msg = f"No mode given; choose from {', '.join(MODES)}."
+        raise ValueError(msg)
+    return chosen
+
+
+def _default_sparse() -> SparseEmbeddings:
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+
+    return BM25SparseEmbeddings()
+
+
+def _prepare_sparse(
+    sparse: SparseEmbeddings | None, texts: list[str], show_progress_bar: bool
+) -> tuple[SparseEmbeddings, list[SparseVector], dict[str, Any]]:
+    from tqdm.auto import tqdm
+
+    info: dict[str, Any] = {}
+    if sparse is None:
+        sparse = _default_sparse()
+    start = time.perf_counter()
+    if getattr(sparse, "is_fitted", True) is False:
+        # An unfitted encoder learns its statistics from the corpus being searched.
+        sparse.fit(texts)  # type: ignore[attr-defined]
+        info["fitted_on_corpus"] = True
+    with tqdm(
+        total=len(texts), desc="Sparse-encoding corpus", disable=not show_progress_bar
+    ) as bar:
+        # One call: encoders may reuse what fit() just computed for the same texts.
+        try:
+            vectors = sparse.embed_documents(texts)
+        except NotFittedError:
+            fit = getattr(sparse, "fit", None)
+            if fit is None:
+                raise
+            fit(texts)
+            info["fitted_on_corpus"] = True
+            vectors = sparse.embed_documents(texts)
+        bar.update(len(texts))
+    info["encode_seconds"] = round(time.perf_counter() - start, 3)
+    return sparse, vectors, info
+
+
+def _rerank(
+    reranker: BaseDocumentCompressor,
+    fused: dict[str, Ranking],
+    dataset: RetrievalDataset,
+    depth: int,
+    show_progress_bar: bool,
+) -> dict[str, QueryRun]:
+    from tqdm.auto import tqdm
+
+    if getattr(reranker, "top_n", None) is not None and hasattr(reranker, "model_copy"):
+        # Keep every candidate: the ranking below the reranked head still counts at k.
+        reranker = reranker.model_copy(update={"top_n": depth})
+    run: dict[str, QueryRun] = {}
+    for query_id, ranking in tqdm(
+        fused.items(), desc="Reranking", disable=not show_progress_bar
+    ):
+        head = [doc_id for doc_id, _ in ranking[:depth]]
+        docs = [
+            Document(page_content=dataset.corpus[d], id=d, metadata={"doc_id": d}) for d in head
+        ]
+        reranked = reranker.compress_documents(docs, dataset.queries[query_id])
+        order = [str(doc.metadata.get("doc_id", doc.id)) for doc in reranked]
+        seen = set(order)
+        order += [doc_id for doc_id, _ in ranking if doc_id not in seen]
+        run[query_id] = order
+    return run
+
+
+def compare(
+    embeddings: Mapping[str, Embeddings],
+    dataset: RetrievalDataset,
+    *,
+    modes: Sequence[str] = ("dense", "sparse", "hybrid"),
+    k: int = 10,
+    k_values: Sequence[int] | None = None,
+    sparse: SparseEmbeddings | None = None,
+    reranker: BaseDocumentCompressor | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    fetch_k: int = 100,
+    rrf_k: int = 60,
+    rerank_depth: int = 100,
+    similarity: Literal["cosine", "dot"] = "cosine",
+    show_progress_bar: bool = True,
+) -> ComparisonResult:
+    """Evaluate several embeddings in several modes on one data set, in one run.
+
+    Args:
+        embeddings: Display name -> LangChain ``Embeddings``. May be empty when only
+            ``"sparse"`` is asked for.
+        dataset: The data set (see :mod:`~langchain_embedkit.evaluation.datasets`).
+        modes: Any of ``"dense"``, ``"sparse"``, ``"hybrid"``, ``"hybrid+rerank"``.
+            Sparse does not depend on the dense model, so it is one row.
+        k: Main cut-off (``nDCG@k`` ...).
+        k_values: Extra cut-offs.
+        sparse: Sparse encoder; default ``BM25SparseEmbeddings()``. An unfitted encoder
+            is fitted on the corpus.
+        reranker: A ``BaseDocumentCompressor`` (e.g. ``CrossEncoderReranker``), required
+            for ``"hybrid+rerank"``.
+        cache_dir: Where corpus and query embeddings are cached (npy + JSON), keyed by
+            model identity and content hash; default :func:`~.cache.default_cache_dir`.
+        use_cache: ``False`` encodes without reading or writing the cache.
+        fetch_k: Documents each leg hands to fusion. 100 is the depth BEIR reranks and
+            reports recall at; it was not tuned on any evaluation set.
+        rrf_k: RRF constant (60, from Cormack et al. 2009).
+        rerank_depth: Fused documents the reranker sees (BEIR's reranking depth, 100).
+        similarity: ``"cosine"`` (normalized dot product) or ``"dot"``.
+        show_progress_bar: Progress bars while encoding, searching and reranking.
+
+    Returns:
+        A :class:`ComparisonResult`; ``print(result.table())`` shows it.
+
+    Example:
+        >>> from langchain_embedkit.embeddings import DefaultEmbeddings  # doctest: +SKIP
+        >>> ds = load_beir("../shared/data/scifact")  # doctest: +SKIP
+        >>> result = compare({"minilm": DefaultEmbeddings()}, ds)  # doctest: +SKIP
+        >>> round(result.best().metrics["nDCG@10"], 2)  # doctest: +SKIP
+        0.7
+    """
+    chosen = _check_modes(modes)
+    if k < 1 or fetch_k < 1 or rerank_depth < 1:
+        msg = f"k, fetch_k and rerank_depth must be >= 1; got {k}, {fetch_k}, {rerank_depth}."
+        raise ValueError(msg)
+    needs_dense = any(m != "sparse" for m in chosen)
+    if needs_dense and not embeddings:
+        msg = (
+            f"Modes {chosen} need at least one dense embeddings model; "
+            "pass embeddings={name: model}."
+        )
+        raise ValueError(msg)
+    if "hybrid+rerank" in chosen and reranker is None:
+        msg = "Mode 'hybrid+rerank' needs a reranker, e.g. reranker=CrossEncoderReranker(...)."
+        raise ValueError(msg)
+    ks = sorted({k, *(k_values or ())})
+    depth = max(fetch_k, max(ks), rerank_depth if "hybrid+rerank" in chosen else 0)
+    doc_ids = list(dataset.corpus)
+    doc_texts = [dataset.corpus[d] for d in doc_ids]
+    query_ids = list(dataset.queries)
+    query_texts = [dataset.queries[q] for q in query_ids]
+    cache = EmbeddingCache(cache_dir) if use_cache else None
+    results: list[EvaluationResult] = []
+
+    def score(
+        name: str, mode: str, run: Mapping[str, QueryRun], **info: Any
+    ) -> EvaluationResult:
+        means, per_query = evaluate_run(dataset.qrels, run, ks, METRICS)
+        latency = info.pop("latency_ms", None)
+        result = EvaluationResult(
+            name, mode, k, means, len(query_ids), per_query, dict(run), latency, info
+        )
+        results.append(result)
+        return result
+
+    sparse_rankings: list[Ranking] | None = None
+    sparse_name = "bm25"
+    if any(m in ("sparse", "hybrid", "hybrid+rerank") for m in chosen):
+        encoder, vectors, sparse_info = _prepare_sparse(sparse, doc_texts, show_progress_bar)
+        sparse_name = _sparse_label(encoder)
+        index = SparseIndex(doc_ids, vectors)
+        start = time.perf_counter()
+        query_vectors = [encoder.embed_query(q) for q in query_texts]
+        encoded = time.perf_counter()
+        sparse_rankings = index.search(query_vectors, depth)
+        searched = time.perf_counter()
+        if "sparse" in chosen:
+            score(
+                sparse_name,
+                "sparse",
+                {q: dict(r) for q, r in zip(query_ids, sparse_rankings)},
+                latency_ms=(searched - encoded) * 1000 / max(1, len(query_ids)),
+                query_encode_ms=round((encoded - start) * 1000 / max(1, len(query_ids)), 4),
+                **sparse_info,
+            )
+
+    for name, model in embeddings.items():
+        if not needs_dense:
+            break
+        start = time.perf_counter()
+        if cache is not None:
+            doc_matrix = cache.encode(
+                model,
+                doc_texts,
+                show_progress_bar=show_progress_bar,
+                desc=f"Encoding corpus ({name})",
+            )
+            docs_cached = cache.last_hit
+            query_matrix = cache.encode(
+                model, query_texts, role="queries", show_progress_bar=show_progress_bar,
+                desc=f"Encoding queries ({name})",
+            )
+            queries_cached = cache.last_hit
+        else:
+            doc_matrix = encode_texts(model, doc_texts, show_progress_bar=show_progress_bar)
+            query_matrix = encode_texts(
+                model, query_texts, role="queries", show_progress_bar=show_progress_bar
+            )
+            docs_cached = queries_cached = False
+        encode_seconds = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        dense_rankings = DenseIndex(doc_ids, doc_matrix, similarity=similarity).search(
+            query_matrix, depth
+        )
+        dense_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
+        info = {
+            "encode_seconds": encode_seconds,
+            "corpus_from_cache": docs_cached,
+            "queries_from_cache": queries_cached,
+            "dim": int(doc_matrix.shape[1]) if doc_matrix.size else 0,
+        }
+        if "dense" in chosen:
+            run = {q: dict(r) for q, r in zip(query_ids, dense_rankings)}
+            score(name, "dense", run, latency_ms=dense_ms, **info)
+        if sparse_rankings is None or not any(m.startswith("hybrid") for m in chosen):
+            continue
+        start = time.perf_counter()
+        fused = {
+            q: _fuse(d[:fetch_k], s[:fetch_k], rrf_k)
+            for q, d, s in zip(query_ids, dense_rankings, sparse_rankings)
+        }
+        fuse_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
+        hybrid_info = {**info, "sparse": sparse_name, "fetch_k": fetch_k, "rrf_k": rrf_k}
+        if "hybrid" in chosen:
+            score(
+                name,
+                "hybrid",
+                {q: dict(r) for q, r in fused.items()},
+                latency_ms=dense_ms + fuse_ms,
+                **hybrid_info,
+            )
+        if "hybrid+rerank" in chosen and reranker is not None:
+            start = time.perf_counter()
+            reranked = _rerank(reranker, fused, dataset, rerank_depth, show_progress_bar)
+            rerank_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
+            score(
+                name,
+                "hybrid+rerank",
+                reranked,
+                latency_ms=dense_ms + fuse_ms + rerank_ms,
+                reranker=type(reranker).__name__,
+                rerank_depth=rerank_depth,
+                **hybrid_info,
+            )
+    order = {mode: i for i, mode in enumerate(MODES)}
+    results.sort(key=lambda r: order.get(r.mode, len(order)))
+    return ComparisonResult(
+        dataset=dataset.name,
+        num_queries=len(query_ids),
+        num_documents=len(doc_ids),
+        k=k,
+        results=results,
+        settings={
+            "modes": chosen,
+            "k_values": ks,
+            "fetch_k": fetch_k,
+            "rrf_k": rrf_k,
+            "similarity": similarity,
+            "sparse": sparse_name if sparse_rankings is not None else None,
+            "reranker": type(reranker).__name__ if reranker is not None else None,
+            "rerank_depth": rerank_depth if "hybrid+rerank" in chosen else None,
+        },
+    )
+
+
+def _sparse_label(encoder: SparseEmbeddings) -> str:
+    name = type(encoder).__name__
+    if name.startswith("BM25"):
+        return "bm25"
+    return name.removesuffix("SparseEmbeddings").lower() or name
