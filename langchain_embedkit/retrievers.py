@@ -20,7 +20,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever, RetrieverLike
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, run_in_executor
 from pydantic import ConfigDict, model_validator
 from typing_extensions import Self
 
@@ -48,9 +48,11 @@ def document_key(doc: Document) -> str:
     return _FALLBACK_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _accepted_kwargs(retriever: BaseRetriever) -> tuple[set[str], bool]:
-    """Names ``_get_relevant_documents`` accepts, and whether it takes ``**kwargs``."""
-    parameters = inspect.signature(type(retriever)._get_relevant_documents).parameters
+def _accepted_kwargs(
+    retriever: BaseRetriever, method: str = "_get_relevant_documents"
+) -> tuple[set[str], bool]:
+    """Names ``method`` accepts, and whether it takes ``**kwargs``."""
+    parameters = inspect.signature(getattr(type(retriever), method)).parameters
     var_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     named = {
         name
@@ -82,6 +84,14 @@ def _leg_call(
         if var_keyword or key in named:
             kwargs[key] = value
     return leg, kwargs
+
+
+def _async_takes(leg: RetrieverLike, kwargs: dict[str, Any]) -> bool:
+    """Whether ``leg.ainvoke`` would pass ``kwargs`` on (many legs only take them in sync)."""
+    if not kwargs or not isinstance(leg, BaseRetriever):
+        return True
+    named, var_keyword = _accepted_kwargs(leg, "_aget_relevant_documents")
+    return var_keyword or set(kwargs) <= named
 
 
 def _leg_score(doc: Document, rank: int) -> float:
@@ -249,6 +259,12 @@ class HybridRetriever(BaseRetriever):
         for i, leg in enumerate(self.retrievers, start=1):
             runnable, leg_kwargs = _leg_call(leg, fetch_k, kwargs)
             config: RunnableConfig = {"callbacks": run_manager.get_child(tag=f"retriever_{i}")}
-            calls.append(runnable.ainvoke(query, config, **leg_kwargs))
+            if _async_takes(runnable, leg_kwargs):
+                calls.append(runnable.ainvoke(query, config, **leg_kwargs))
+            else:
+                # The inherited async path drops per-call arguments; run the sync one.
+                calls.append(
+                    run_in_executor(config, runnable.invoke, query, config, **leg_kwargs)
+                )
         results = await asyncio.gather(*calls)
         return self._fuse([list(r) for r in results], final_k)

@@ -112,7 +112,6 @@ class CrossEncoderReranker(BaseReranker):
         self._model = self._load()
 
     def _load(self) -> Any:
-        st = require("sentence_transformers", "rerank")
         name = self.model_name
         path = Path(name).expanduser()
         if not path.exists() and _looks_like_path(name):
@@ -123,6 +122,7 @@ class CrossEncoderReranker(BaseReranker):
                 "./models/bge-reranker-base"
             )
             raise FileNotFoundError(msg)
+        st = require("sentence_transformers", "rerank")
         kwargs: dict[str, Any] = {
             "device": self.device,
             "local_files_only": self.local_files_only,
