@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,7 +133,10 @@ class ChromaBackend:
         self.collection = self.client.get_or_create_collection(
             collection_name, embedding_function=None, configuration=configuration
         )
-        stored = (self.collection.configuration or {}).get("hnsw") or {}
+        with warnings.catch_warnings():
+            # reading the configuration of a collection made with embedding_function=None
+            warnings.simplefilter("ignore", DeprecationWarning)
+            stored = (self.collection.configuration or {}).get("hnsw") or {}
         space = stored.get("space")
         if space is not None and space != metric:
             msg = (
