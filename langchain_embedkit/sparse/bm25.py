@@ -145,7 +145,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     analyzer (NLTK stop words, Snowball stemming) gives ``Dim: 21`` as well.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
     analyzer: str | dict[str, Any] | Callable[[str], list[str]] = "auto"
     """``"auto"`` (Chinese through jieba, the rest through ``"en"``), ``"en"``, ``"zh"``,

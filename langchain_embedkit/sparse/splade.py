@@ -42,7 +42,7 @@ class SpladeSparseEmbeddings(BaseModel, SparseEmbeddings):
         True
     """
 
-    model_config = ConfigDict(frozen=True, protected_namespaces=())
+    model_config = ConfigDict(frozen=True, protected_namespaces=(), extra="forbid")
 
     model_name: str = DEFAULT_SPLADE_MODEL
     """Hugging Face model id or path of a saved sentence-transformers SparseEncoder."""
