@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-WORDS = (
-    "the a of is what how rag retrieval augmented generation vector database search bm25 "
-    "sparse dense query document model text hybrid index store embedding ##s ##ing ##ed"
-).split()
+WORDS = [
+    *("the", "a", "of", "is", "what", "how", "rag", "retrieval", "augmented", "generation"),
+    *("vector", "database", "search", "bm25", "sparse", "dense", "query", "document"),
+    *("model", "text", "hybrid", "index", "store", "embedding", "##s", "##ing", "##ed"),
+]
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ def test_decode_names_the_tokens(splade: SpladeSparseEmbeddings) -> None:
     decoded = splade.decode(vector, top_k=3)
     assert len(decoded) == 3
     assert [w for _, w in decoded] == sorted(vector.values, reverse=True)[:3]
-    assert all(token in [*WORDS, "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] for token, _ in decoded)
+    vocabulary = [*WORDS, "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert all(token in vocabulary for token, _ in decoded)
 
 
 async def test_async_and_edge_cases(splade: SpladeSparseEmbeddings) -> None:

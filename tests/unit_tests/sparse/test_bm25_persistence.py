@@ -145,17 +145,18 @@ def test_newer_format_version_asks_for_an_upgrade(
 ) -> None:
     _, path = saved
     _rewrite(path, lambda p: p.__setitem__("format_version", FORMAT_VERSION + 1), reseal=False)
-    with pytest.raises(PersistenceError, match=rf"{path.name} has format version 2, newer.*Upgrade"):
+    expected = rf"{path.name} has format version 2, newer.*Upgrade"
+    with pytest.raises(PersistenceError, match=expected):
         BM25SparseEmbeddings.load(path)
 
 
 def test_other_files_are_refused(tmp_path: Path) -> None:
     missing = tmp_path / "missing.json"
-    with pytest.raises(PersistenceError, match="missing.json does not exist"):
+    with pytest.raises(PersistenceError, match=r"missing\.json does not exist"):
         BM25SparseEmbeddings.load(missing)
     other = tmp_path / "other.json"
     other.write_text('{"hello": "world"}', encoding="utf-8")
-    with pytest.raises(PersistenceError, match="other.json is not a langchain-embedkit BM25"):
+    with pytest.raises(PersistenceError, match=r"other\.json is not a langchain-embedkit BM25"):
         BM25SparseEmbeddings.load(other)
 
 
