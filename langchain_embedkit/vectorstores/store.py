@@ -436,11 +436,15 @@ class EmbedKitVectorStore(VectorStore):
         if chosen == "dense":
             vector = self.embedding.embed_query(query)
             hits = self._backend.dense_search(vector, k, filter, with_vectors=with_vectors)
-            return self._dense_scored(hits)
-        if chosen == "sparse":
+            found = self._dense_scored(hits)
+        elif chosen == "sparse":
             hits = self._backend.sparse_search(self._embed_sparse_query(query), k, filter)
-            return self._sparse_scored(hits)
-        return self._hybrid(query, k, filter, fetch_k)
+            found = self._sparse_scored(hits)
+        else:
+            found = self._hybrid(query, k, filter, fetch_k)
+        # engines order equal scores differently; ties go by id so every engine agrees
+        sign = 1.0 if chosen == "dense" and self.metric == "l2" else -1.0
+        return sorted(found, key=lambda item: (sign * item[1], item[0].id))
 
     def _hybrid(
         self, query: str, k: int, filter: Mapping[str, Any] | None, fetch_k: int | None

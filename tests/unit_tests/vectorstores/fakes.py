@@ -23,10 +23,16 @@ def term_ids(text: str, buckets: int = 1 << 20) -> dict[int, float]:
 
 
 class HashedTermCounts(SparseEmbeddings):
-    """Sparse vectors of hashed term counts: ``dot(query, doc)`` counts shared words."""
+    """Sparse vectors of hashed term counts: ``dot(query, doc)`` counts shared words.
+
+    Each term count is scaled by a small per-term factor so that scores rarely tie.
+    """
 
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
-        return [SparseVector.from_dict(term_ids(t)) for t in texts]
+        return [
+            SparseVector.from_dict({i: c * (1.0 + (i % 97) / 1000) for i, c in term_ids(t).items()})
+            for t in texts
+        ]
 
     def embed_query(self, text: str) -> SparseVector:
         return SparseVector.from_dict({i: 1.0 for i in term_ids(text)})
