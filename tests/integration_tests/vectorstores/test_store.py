@@ -16,7 +16,29 @@ from langchain_embedkit.vectorstores import EmbedKitVectorStore
 from tests.unit_tests.vectorstores.fakes import CountingEmbeddings, HashedTermCounts
 
 ENGINES = ["chroma-memory", "chroma-disk", "milvus"]
-WORDS = ["vector", "search", "hybrid", "sparse", "dense", "milvus", "chroma", "retrieval", "ranking", "fusion", "embedding", "query", "document", "metadata", "filter", "score", "index", "recall", "latency", "memory", "batch"]
+WORDS = [
+    "vector",
+    "search",
+    "hybrid",
+    "sparse",
+    "dense",
+    "milvus",
+    "chroma",
+    "retrieval",
+    "ranking",
+    "fusion",
+    "embedding",
+    "query",
+    "document",
+    "metadata",
+    "filter",
+    "score",
+    "index",
+    "recall",
+    "latency",
+    "memory",
+    "batch",
+]
 
 
 def corpus(n: int = 120) -> tuple[list[str], list[dict[str, Any]]]:
