@@ -122,6 +122,13 @@ class CrossEncoderReranker(BaseReranker):
                 "./models/bge-reranker-base"
             )
             raise FileNotFoundError(msg)
+        if path.is_dir() and not (path / "config.json").is_file():
+            msg = (
+                f"Cross-encoder folder {str(path)!r} has no config.json, so it holds no saved "
+                "model. Point model_name at the folder that save_pretrained() or "
+                f"'hf download {DEFAULT_CROSS_ENCODER} --local-dir DIR' wrote."
+            )
+            raise FileNotFoundError(msg)
         st = require("sentence_transformers", "rerank")
         kwargs: dict[str, Any] = {
             "device": self.device,
@@ -131,18 +138,19 @@ class CrossEncoderReranker(BaseReranker):
         try:
             model = st.CrossEncoder(str(path) if path.exists() else name, **kwargs)
         except OSError as exc:
-            where = f"folder {str(path)!r}" if path.exists() else f"Hugging Face id {name!r}"
-            msg = (
-                f"Could not load the cross-encoder from {where}: {exc}. "
-                + (
-                    "It is not in the local Hugging Face cache and downloads are off. Fetch "
-                    f"it once with: hf download {name} --local-dir ./models/{name.split('/')[-1]} "
-                    f"and pass model_name='./models/{name.split('/')[-1]}' (or set "
-                    "local_files_only=False to allow a download)."
-                    if not path.exists()
-                    else "Check that it holds config.json, tokenizer files and weights."
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if path.exists():
+                fix = "Check that it holds config.json, the tokenizer files and the weights."
+            else:
+                local = f"./models/{name.rstrip('/').split('/')[-1]}"
+                fix = (
+                    f"Download it once with: hf download {name} --local-dir {local} and pass "
+                    f"model_name={local!r}"
+                    + (" (or set local_files_only=False to let it download)." if
+                       self.local_files_only else ".")
                 )
-            )
+            where = f"folder {str(path)!r}" if path.exists() else f"Hugging Face id {name!r}"
+            msg = f"Could not load the cross-encoder from {where}: {reason} {fix}"
             raise FileNotFoundError(msg) from exc
         num_labels = int(model.num_labels)
         if num_labels not in (1, 2):

@@ -1,0 +1,143 @@
+"""HybridRetriever over real retrievers: an in-memory vector store and a rank_bm25 leg."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import InMemoryVectorStore, VectorStoreRetriever
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+from pydantic import PrivateAttr
+from rank_bm25 import BM25Okapi
+
+from langchain_embedkit.fusion import rrf, weighted
+from langchain_embedkit.retrievers import HybridRetriever
+
+TEXTS = [
+    "BM25 ranks documents by term frequency and inverse document frequency.",
+    "Dense retrieval embeds queries and documents as vectors.",
+    "Vector search finds nearest neighbours of a query embedding.",
+    "Reciprocal rank fusion merges ranked lists from several retrievers.",
+    "Milvus Lite stores vectors in a local file.",
+    "Chroma is an open-source embedding database.",
+    "Cross-encoders rerank query and document pairs jointly.",
+    "Hybrid search combines sparse keyword scores with dense vector scores.",
+    "向量检索通过比较向量之间的相似度来查找文档。",
+    "BM25 是一种经典的关键词检索排序函数。",
+]
+DOCS = [Document(t, id=f"doc-{i}", metadata={"i": i}) for i, t in enumerate(TEXTS)]
+
+
+def tokenize(text: str) -> list[str]:
+    # Words for Latin script, single characters for Han: enough for a test leg.
+    return re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower())
+
+
+class BM25KeywordRetriever(BaseRetriever):
+    """A keyword leg over rank_bm25, with a ``k`` field and no per-call arguments."""
+
+    docs: list[Document]
+    k: int = 4
+    _bm25: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._bm25 = BM25Okapi([tokenize(d.page_content) for d in self.docs])
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        scores = self._bm25.get_scores(tokenize(query))
+        order = sorted(range(len(self.docs)), key=lambda i: -scores[i])
+        return [
+            self.docs[i].model_copy(
+                update={"metadata": {**self.docs[i].metadata, "score": float(scores[i])}}
+            )
+            for i in order[: self.k]
+            if scores[i] > 0
+        ]
+
+
+def dense_leg() -> VectorStoreRetriever:
+    store = InMemoryVectorStore(DeterministicFakeEmbedding(size=64))
+    store.add_documents(DOCS)
+    return store.as_retriever()
+
+
+class TestHybridRetrieverRRF(RetrieversIntegrationTests):
+    @property
+    def retriever_constructor(self) -> type[HybridRetriever]:
+        return HybridRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"retrievers": [dense_leg(), BM25KeywordRetriever(docs=DOCS)], "k": 2}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return "dense vector search"
+
+
+class TestHybridRetrieverWeighted(TestHybridRetrieverRRF):
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {
+            "retrievers": [dense_leg(), BM25KeywordRetriever(docs=DOCS)],
+            "fusion": "weighted",
+            "weights": [0.4, 0.6],
+        }
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_fuses_exactly_what_each_leg_returns(fusion: str) -> None:
+    dense, sparse = dense_leg(), BM25KeywordRetriever(docs=DOCS)
+    query = "BM25 keyword vector search"
+    hybrid = HybridRetriever(retrievers=[dense, sparse], fusion=fusion, k=5)  # type: ignore[arg-type]
+    got = [(d.id, d.metadata["fused_score"]) for d in hybrid.invoke(query)]
+
+    fetch_k = 20  # the default for k=5: max(4 * k, 20)
+    dense_docs = dense.invoke(query, k=fetch_k)
+    sparse_docs = BM25KeywordRetriever(docs=DOCS, k=fetch_k).invoke(query)
+    assert len(dense_docs) == len(DOCS)
+    rankings = [
+        # The in-memory store attaches no score: HybridRetriever uses 1 / rank instead.
+        [(str(d.id), 1.0 / r) for r, d in enumerate(dense_docs, start=1)],
+        [(str(d.id), d.metadata["score"]) for d in sparse_docs],
+    ]
+    expected = rrf(rankings) if fusion == "rrf" else weighted(rankings)
+    assert [doc_id for doc_id, _ in got] == [doc_id for doc_id, _ in expected[:5]]
+    assert [score for _, score in got] == pytest.approx([score for _, score in expected[:5]])
+
+
+def test_keyword_and_vector_legs_both_contribute() -> None:
+    sparse = BM25KeywordRetriever(docs=DOCS, k=1)
+    dense = dense_leg()
+    query = "向量检索"
+    hybrid = HybridRetriever(retrievers=[dense, sparse], k=3)
+    got = [d.id for d in hybrid.invoke(query)]
+    assert sparse.invoke(query)[0].id in got
+    assert dense.invoke(query, k=1)[0].id in got
+    assert len(set(got)) == 3
+
+
+async def test_async_over_real_legs_matches_sync() -> None:
+    hybrid = HybridRetriever(retrievers=[dense_leg(), BM25KeywordRetriever(docs=DOCS)], k=4)
+    query = "hybrid search with sparse and dense scores"
+    assert await hybrid.ainvoke(query) == hybrid.invoke(query)
+
+
+def test_filter_reaches_the_leg_that_takes_it() -> None:
+    def only_even(doc: Document) -> bool:
+        return doc.metadata["i"] % 2 == 0
+
+    hybrid = HybridRetriever(retrievers=[dense_leg(), BM25KeywordRetriever(docs=DOCS)], k=10)
+    got = hybrid.invoke("BM25", filter=only_even)
+    keyword_hits = {d.id for d in BM25KeywordRetriever(docs=DOCS, k=20).invoke("BM25")}
+    evens = {f"doc-{i}" for i in range(0, len(DOCS), 2)}
+    # The store leg filtered; the keyword leg takes no filter and returned its BM25 hits.
+    assert keyword_hits == {"doc-0", "doc-9"}
+    assert {d.id for d in got} == evens | keyword_hits
