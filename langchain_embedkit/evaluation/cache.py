@@ -15,6 +15,7 @@ pickled (``np.load(..., allow_pickle=False)``).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -124,7 +125,8 @@ def model_identity(embeddings: Embeddings) -> dict[str, Any]:
     """What identifies the vectors an embeddings object produces.
 
     The class, and every plain setting (model name, dimensions, prompts, base URL...)
-    except secrets and speed settings; a local model path also brings the sizes and
+    except secrets and speed settings (pydantic fields, or for other classes the
+    attributes named like ``__init__`` parameters); a local model path also brings the sizes and
     modification times of its files.
 
     Example:
@@ -137,7 +139,14 @@ def model_identity(embeddings: Embeddings) -> dict[str, Any]:
     if isinstance(embeddings, BaseModel):
         names = list(type(embeddings).model_fields)
     else:
-        names = [n for n in vars(embeddings) if not n.startswith("_")]
+        # Plain classes: the attributes named like constructor parameters are the
+        # configuration (the scikit-learn convention); other state may change per call.
+        try:
+            signature = inspect.signature(cls.__init__)
+        except (TypeError, ValueError):
+            signature = None
+        params_in_init = set(signature.parameters) - {"self"} if signature else set()
+        names = [n for n in vars(embeddings) if n in params_in_init]
     for name in sorted(names):
         if name in _IGNORED or _SECRET.search(name):
             continue

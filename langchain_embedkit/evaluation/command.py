@@ -166,6 +166,14 @@ def parse_embeddings(value: str) -> list[tuple[str, str, str]]:
     return specs
 
 
+def _check_model_path(target: str) -> None:
+    # Something that looks like a path must exist; a bare name may be a hub model id.
+    looks_like_path = target.startswith((".", "/", "~")) or "\\" in target
+    if looks_like_path and not Path(target).expanduser().exists():
+        msg = f"Model folder not found: {target}. Give the path of a downloaded model."
+        raise FileNotFoundError(msg)
+
+
 def make_embeddings(family: str, target: str) -> Embeddings:
     """Build the dense model of one ``--embeddings`` entry."""
     import langchain_embedkit.embeddings as families
@@ -183,10 +191,7 @@ def make_embeddings(family: str, target: str) -> Embeddings:
     if family == "openai":
         return cls(model=target)
     if target:
-        path = Path(target).expanduser()
-        if not path.exists() and (target.startswith((".", "/", "~")) or "\\" in target):
-            msg = f"Model folder not found: {target}. Give the path of a downloaded model."
-            raise FileNotFoundError(msg)
+        _check_model_path(target)
         return cls(model_name=target)
     return cls()
 
@@ -228,6 +233,11 @@ def run(args: argparse.Namespace) -> int:
     if needs_dense and not specs:
         msg = "--embeddings is empty; give at least one model, e.g. --embeddings default."
         raise UsageError(msg)
+    for _, family, target in specs:
+        if family != "openai" and target:
+            _check_model_path(target)
+    if args.rerank:
+        _check_model_path(args.rerank)
     progress = not args.no_progress
 
     dataset = load_dataset(args.dataset, split=args.split, corpus=args.corpus)

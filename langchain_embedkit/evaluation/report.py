@@ -40,7 +40,8 @@ def _rows(result: ComparisonResult) -> list[list[str]]:
             if value is None:
                 cells.append("-")
             else:
-                mark = " *" if len(result.results) > 1 and value == best[key] else ""
+                several = len(result.results) > 1
+                mark = " *" if several and value == best[key] else "  " if several else ""
                 cells.append(f"{value:.4f}{mark}")
         cells.append("-" if r.latency_ms is None else f"{r.latency_ms:.2f}")
         rows.append(cells)
@@ -95,7 +96,7 @@ def to_markdown(result: ComparisonResult) -> str:
         "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|",
     ]
     for cells in _rows(result):
-        cells = [_md_cell(c) for c in cells]
+        cells = [_md_cell(c.rstrip()) for c in cells]
         cells = [f"**{c[:-2]}**" if c.endswith(" *") else c for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
     settings = ", ".join(f"{k}={v}" for k, v in result.settings.items() if v is not None)
@@ -153,7 +154,7 @@ def plot(
     labels = [f"{_short(r.name)}  ·  {r.mode}" for r in systems]
     n = len(systems)
     bar_h = 0.8 / max(1, len(keys))
-    fig_h = max(2.8, 0.5 + n * (0.32 + 0.22 * len(keys)))
+    fig_h = max(3.0, 0.9 + n * (0.32 + 0.22 * len(keys)))
     fig, ax = plt.subplots(figsize=(9.5, fig_h))
     colors = ["#2b6cb0", "#90cdf4", "#2f855a", "#9ae6b4", "#c05621", "#fbd38d"]
     for j, key in enumerate(keys):
@@ -181,10 +182,12 @@ def plot(
     )
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.legend(loc="lower right", fontsize=8, frameon=True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.tight_layout()
+    # The legend sits under the axis so that it never hides a bar.
+    handles, names = ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(keys), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)

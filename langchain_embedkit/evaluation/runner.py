@@ -428,7 +428,7 @@ def _prepare_sparse(
         sparse.fit(texts)  # type: ignore[attr-defined]
         info["fitted_on_corpus"] = True
     with tqdm(
-        total=len(texts), desc="Sparse-encoding corpus", disable=not show_progress_bar
+        total=len(texts), desc="Sparse-encoding corpus", unit="doc", disable=not show_progress_bar
     ) as bar:
         # One call: encoders may reuse what fit() just computed for the same texts.
         try:
