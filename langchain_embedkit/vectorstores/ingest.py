@@ -8,7 +8,6 @@ respect the engine's limits (Chroma's ``get_max_batch_size()``, Milvus' request 
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +24,6 @@ __all__ = ["Item", "ingest", "split_requests"]
 
 Item = tuple[str, Mapping[str, Any] | None, str | None]
 """One document to ingest: ``(text, metadata, id or None)``."""
-
-_SAVE_EVERY_S = 5.0
 
 
 def row_bytes(row: Row) -> int:
@@ -110,7 +107,6 @@ def ingest(
         raise ValueError(msg)
     all_ids: list[str] = []
     partial_fit = getattr(sparse, "partial_fit", None)
-    last_save = time.monotonic()
     batches: Iterable[list[Item]] = _batches(items, batch_size)
     if show_progress_bar:
         from tqdm.auto import tqdm
@@ -149,10 +145,12 @@ def ingest(
             raise ValueError(msg)
         check_dimensions(dense, backend.dimension())
         sparse_vectors = None
+        fitted_new = False
         if sparse is not None:
             new_texts = [texts[pos] for pos in todo if ids[pos] not in existing]
             if partial_fit is not None and new_texts:
                 partial_fit(new_texts)
+                fitted_new = True
             sparse_vectors = sparse.embed_documents(write_texts)
         rows = [
             Row(
@@ -169,11 +167,10 @@ def ingest(
         ):
             backend.write(request, existing)
             wrote = True
-        if partial_fit is not None and time.monotonic() - last_save > _SAVE_EVERY_S:
+        if fitted_new:
+            # right after the write, so the saved statistics match the collection even if
+            # the process dies before the next batch
             save_sparse_state()
-            last_save = time.monotonic()
     if wrote:
         backend.end_of_writes()
-        if partial_fit is not None:
-            save_sparse_state()
     return all_ids

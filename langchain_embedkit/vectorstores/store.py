@@ -219,6 +219,7 @@ class EmbedKitVectorStore(VectorStore):
         else:
             msg = f"Unknown backend {backend!r}; supported: 'milvus', 'chroma'."
             raise ValueError(msg)
+        self._sparse_checked = False
         self._load_sparse_state()
 
     # -- housekeeping -----------------------------------------------------------------------
@@ -277,6 +278,24 @@ class EmbedKitVectorStore(VectorStore):
 
         if isinstance(loaded, SparseEmbeddings):
             self.sparse_embedding = loaded
+
+    def _ensure_sparse_fitted(self) -> None:
+        """Refit an unfitted encoder from the stored texts (e.g. its saved state was lost)."""
+        sparse = self.sparse_embedding
+        if self._sparse_checked or sparse is None:
+            return
+        partial_fit = getattr(sparse, "partial_fit", None)
+        unfitted = partial_fit is not None and not getattr(sparse, "is_fitted", True)
+        if unfitted and self._backend.count() > 0:
+            logger.warning(
+                "The sparse encoder has no saved state for collection %r; refitting it "
+                "on the stored texts.",
+                self.collection_name,
+            )
+            for texts in self._backend.iter_texts(2000):
+                partial_fit(texts)  # type: ignore[misc]
+            self.save_sparse_state()
+        self._sparse_checked = True
 
     def save_sparse_state(self) -> None:
         """Save the sparse encoder's fit state beside a local store (atomic replace)."""
@@ -417,6 +436,7 @@ class EmbedKitVectorStore(VectorStore):
 
     def _embed_sparse_query(self, query: str) -> SparseVector:
         assert self.sparse_embedding is not None
+        self._ensure_sparse_fitted()
         return self.sparse_embedding.embed_query(query)
 
     def _search(

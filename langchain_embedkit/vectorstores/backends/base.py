@@ -8,7 +8,7 @@ reports natively.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -90,6 +90,9 @@ class Backend(Protocol):
 
     def peek(self, limit: int) -> list[Record]:
         """Up to ``limit`` records, in engine order."""
+
+    def iter_texts(self, batch_size: int) -> Iterator[list[str]]:
+        """Every stored text, a page at a time (to refit a sparse encoder)."""
 
     def dense_search(
         self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -282,6 +282,15 @@ class ChromaBackend:
         if limit <= 0:
             return []
         return self._records(self.collection.get(limit=limit, include=self._include(False)), False)
+
+    def iter_texts(self, batch_size: int) -> Iterator[list[str]]:
+        offset = 0
+        while True:
+            got = self.collection.get(include=["documents"], limit=batch_size, offset=offset)
+            if not got["ids"]:
+                return
+            yield [d or "" for d in got["documents"] or []]
+            offset += len(got["ids"])
 
     def _to_raw(self, distance: float) -> float:
         # Chroma returns distances: cosine 1 - cos, ip 1 - dot, l2 squared Euclidean

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,6 +339,18 @@ class MilvusBackend:
             limit=limit,
         )
         return [self._record(r, False) for r in rows]
+
+    def iter_texts(self, batch_size: int) -> Iterator[list[str]]:
+        if not self._exists:
+            return
+        iterator = self.client.query_iterator(
+            self.collection_name, batch_size=batch_size, filter="", output_fields=["text"]
+        )
+        try:
+            while rows := iterator.next():
+                yield [str(r["text"]) for r in rows]
+        finally:
+            iterator.close()
 
     def _dense_params(self) -> dict[str, Any]:
         return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}
