@@ -6,8 +6,9 @@ Example:
     >>> from langchain_embedkit.sparse import BM25SparseEmbeddings, sparse_top_k, to_csr
     >>> docs = ["RAG是一种检索增强生成技术", "向量数据库存储文档的嵌入表示"]
     >>> bm25 = BM25SparseEmbeddings().fit(docs)
-    >>> sparse_top_k([bm25.embed_query("RAG是什么?")], to_csr(bm25.embed_documents(docs)), k=1)
-    [[(0, 0.693...)]]
+    >>> hits = sparse_top_k([bm25.embed_query("RAG是什么?")], to_csr(bm25.embed_documents(docs)))
+    >>> [(row, round(score, 3)) for row, score in hits[0]]
+    [(0, 0.773)]
 """
 
 from __future__ import annotations

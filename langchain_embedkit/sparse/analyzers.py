@@ -158,20 +158,19 @@ class _BuiltinAnalyzer:
     def __call__(self, text: str) -> list[str]:
         words = self.split(text)
         cache = self._cache
-        try:
-            tokens = [cache[word] for word in words]
-        except KeyError:
-            missing = list(set(words).difference(cache))
-            learned = dict(zip(missing, self.normalize_many(missing)))
+        missing = set(words).difference(cache)
+        if missing:
+            unknown = list(missing)
+            learned = dict(zip(unknown, self.normalize_many(unknown)))
             with self._cache_lock:
                 if len(cache) + len(learned) > _CACHE_LIMIT:
                     cache.clear()
                 cache.update(learned)
-            try:
-                tokens = [cache[word] for word in words]
-            except KeyError:  # another thread cleared the cache meanwhile
-                tokens = self.normalize_many(words)
-        return [token for token in tokens if token]
+        try:
+            tokens = list(map(cache.__getitem__, words))
+        except KeyError:  # another thread cleared the cache meanwhile
+            tokens = self.normalize_many(words)
+        return list(filter(None, tokens))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _BuiltinAnalyzer) and self.config() == other.config()
@@ -350,7 +349,7 @@ class AutoAnalyzer(_BuiltinAnalyzer):
 
     def split(self, text: str) -> list[str]:
         """English words of the non-Han runs and jieba pieces of the Han runs, in order."""
-        if _HAS_HAN.search(text) is None:
+        if text.isascii() or _HAS_HAN.search(text) is None:
             return self.en.split(text)
         words: list[str] = []
         for position, piece in enumerate(_HAN_RUN.split(text)):
@@ -365,6 +364,15 @@ class AutoAnalyzer(_BuiltinAnalyzer):
         if _HAS_HAN.match(word):
             return self.zh.normalize(word)
         return self.en.normalize(word)
+
+    def normalize_many(self, words: list[str]) -> list[str]:
+        """:meth:`normalize` of each word, the English ones stemmed in one call."""
+        if all(map(str.isascii, words)):
+            return self.en.normalize_many(words)
+        han = [_HAS_HAN.match(word) is not None for word in words]
+        english = iter(self.en.normalize_many([w for w, h in zip(words, han) if not h]))
+        chinese = iter(self.zh.normalize_many([w for w, h in zip(words, han) if h]))
+        return [next(chinese) if h else next(english) for h in han]
 
     def config(self) -> dict[str, Any]:
         """JSON-able configuration of both halves."""

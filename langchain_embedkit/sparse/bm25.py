@@ -137,7 +137,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         Dim: 21
         >>> query = bm25.embed_query("Who started AI research?")
         >>> [round(query.dot(d), 3) for d in bm25.embed_documents(docs)]
-        [0.0, 1.982, 0.0]
+        [0.0, 1.885, 0.0]
         >>> bm25.embed_query("quantum chromodynamics")
         SparseVector(indices=[], values=[])
 
