@@ -24,6 +24,16 @@ class BaseReranker(BaseDocumentCompressor, ABC):
     Subclasses implement :meth:`_score`. Results are copies of the input documents
     with ``metadata["relevance_score"]`` set and ``Document.id`` kept, best first; the
     inputs are never modified. Ties keep the input order.
+
+    Example:
+        >>> class WordOverlap(BaseReranker):
+        ...     def _score(self, query, texts):
+        ...         q = set(query.split())
+        ...         return [(i, len(q & set(t.split())) / len(q)) for i, t in enumerate(texts)]
+        >>> docs = [Document("cats purr", id="c"), Document("bm25 ranks words", id="b")]
+        >>> [(d.id, d.metadata["relevance_score"])
+        ...  for d in WordOverlap(top_n=1).compress_documents(docs, "bm25 words")]
+        [('b', 1.0)]
     """
 
     top_n: int | None = 3

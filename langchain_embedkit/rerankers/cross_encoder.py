@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_embedkit._imports import require
+from langchain_embedkit.embeddings import ModelNotFoundError
 from langchain_embedkit.rerankers.base import BaseReranker
 
 __all__ = ["DEFAULT_CROSS_ENCODER", "CrossEncoderReranker", "logits_to_scores"]
@@ -59,7 +60,7 @@ class CrossEncoderReranker(BaseReranker):
     Scores are probabilities in [0, 1]: a sigmoid over one-logit heads, the positive
     class' softmax over two-logit heads. Nothing is downloaded: ``model_name`` is a
     local folder or a model already in the Hugging Face cache; anything else raises
-    ``FileNotFoundError`` saying how to fetch it.
+    ``ModelNotFoundError`` (a ``FileNotFoundError``) saying how to fetch it.
 
     Example:
         .. code-block:: python
@@ -121,14 +122,14 @@ class CrossEncoderReranker(BaseReranker):
                 f"made with: hf download {DEFAULT_CROSS_ENCODER} --local-dir "
                 "./models/bge-reranker-base"
             )
-            raise FileNotFoundError(msg)
+            raise ModelNotFoundError(msg)
         if path.is_dir() and not (path / "config.json").is_file():
             msg = (
                 f"Cross-encoder folder {str(path)!r} has no config.json, so it holds no saved "
                 "model. Point model_name at the folder that save_pretrained() or "
                 f"'hf download {DEFAULT_CROSS_ENCODER} --local-dir DIR' wrote."
             )
-            raise FileNotFoundError(msg)
+            raise ModelNotFoundError(msg)
         st = require("sentence_transformers", "rerank")
         kwargs: dict[str, Any] = {
             "device": self.device,
@@ -151,7 +152,7 @@ class CrossEncoderReranker(BaseReranker):
                 )
             where = f"folder {str(path)!r}" if path.exists() else f"Hugging Face id {name!r}"
             msg = f"Could not load the cross-encoder from {where}: {reason} {fix}"
-            raise FileNotFoundError(msg) from exc
+            raise ModelNotFoundError(msg) from exc
         num_labels = int(model.num_labels)
         if num_labels not in (1, 2):
             msg = (

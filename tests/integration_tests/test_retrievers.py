@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -141,3 +142,31 @@ def test_filter_reaches_the_leg_that_takes_it() -> None:
     # The store leg filtered; the keyword leg takes no filter and returned its BM25 hits.
     assert keyword_hits == {"doc-0", "doc-9"}
     assert {d.id for d in got} == evens | keyword_hits
+
+
+def test_fusing_the_store_legs_matches_the_store_hybrid_mode() -> None:
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+    from langchain_embedkit.vectorstores.store import EmbedKitVectorStore
+
+    sparse = BM25SparseEmbeddings()
+    sparse.fit(TEXTS)
+    store = EmbedKitVectorStore(
+        DeterministicFakeEmbedding(size=32),
+        sparse,
+        backend="chroma",
+        collection_name=f"hybrid-{uuid.uuid4().hex[:8]}",  # in-memory Chroma is per process
+    )
+    store.add_documents(DOCS)
+    hybrid = HybridRetriever(
+        retrievers=[
+            store.as_retriever(retrieval_mode="dense"),
+            store.as_retriever(retrieval_mode="sparse"),
+        ],
+        k=5,
+    )
+    for query in ("BM25 keyword vector search", "向量检索", "rerank query pairs"):
+        ours = [(d.id, d.metadata["fused_score"]) for d in hybrid.invoke(query)]
+        theirs = store.similarity_search_with_score(query, k=5, retrieval_mode="hybrid")
+        assert sorted(ours, key=lambda p: (-round(p[1], 12), p[0])) == [
+            (d.id, pytest.approx(score)) for d, score in theirs
+        ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from langchain_embedkit.embeddings import ModelNotFoundError
 from langchain_embedkit.rerankers.cross_encoder import CrossEncoderReranker, logits_to_scores
 
 
@@ -35,3 +36,4 @@ def test_missing_local_path_names_the_path_and_the_fix(tmp_path: object) -> None
     with pytest.raises(FileNotFoundError, match="no-such-model") as info:
         CrossEncoderReranker(model_name=missing)
     assert "hf download" in str(info.value)
+    assert isinstance(info.value, ModelNotFoundError)
