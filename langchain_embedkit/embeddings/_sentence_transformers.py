@@ -260,9 +260,9 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
 
     def _full_dimension(self) -> int:
         # sentence-transformers 5.2 renamed get_sentence_embedding_dimension.
-        getter = getattr(self._client, "get_embedding_dimension", None) or getattr(
-            self._client, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(self._client, "get_embedding_dimension", None)
+        if getter is None:
+            getter = self._client.get_sentence_embedding_dimension
         return int(getter() or 0)
 
     # -- encoding -------------------------------------------------------------------------
