@@ -64,7 +64,9 @@ class LoopbackServer(ThreadingHTTPServer):
 def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[LoopbackServer]:
     """Run ``handler`` on a free loopback port for the duration of the block."""
     server = LoopbackServer(handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
