@@ -17,16 +17,25 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.documents import Document
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
-from pydantic import SecretStr
 
 from langchain_embedkit.fusion import Normalization
 from langchain_embedkit.types import RetrievalMode, SparseVector
 from langchain_embedkit.vectorstores import scoring
-from langchain_embedkit.vectorstores.backends.base import Backend, Hit, Record
+from langchain_embedkit.vectorstores.backends import create_backend
+from langchain_embedkit.vectorstores.backends.base import Backend, Record
+from langchain_embedkit.vectorstores.hybrid import (
+    FusionSettings,
+    Scored,
+    dense_scored,
+    hybrid_search,
+    sparse_scored,
+)
 from langchain_embedkit.vectorstores.ingest import Item, ingest
+from langchain_embedkit.vectorstores.sparse_state import load_state, refit_if_unfitted, save_state
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+    from pydantic import SecretStr
 
     from langchain_embedkit.sparse.base import SparseEmbeddings
 
@@ -36,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 BackendName = Literal["milvus", "chroma"]
 _MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
-Scored = tuple[Record, float, float]
-"""A result: the record, its raw score and its relevance score in [0, 1]."""
 
 
 def default_fetch_k(k: int) -> int:
@@ -167,60 +174,34 @@ class EmbedKitVectorStore(VectorStore):
         self.sparse_score_scale = sparse_score_scale
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
-        with_sparse = sparse_embedding is not None
-        self._backend: Backend
-        if backend == "milvus":
-            from langchain_embedkit.vectorstores.backends.milvus import MilvusBackend
-
-            secret = _secret(token, "MILVUS_TOKEN")
-            self._backend = MilvusBackend(
-                uri=os.fspath(uri),
-                token=secret,
-                db_name=db_name,
-                collection_name=collection_name,
-                metric=self.metric,
-                with_sparse=with_sparse,
-                index_type=index_type,
-                index_params=index_params,
-                search_params=search_params,
-                text_max_length=text_max_length,
-            )
-        elif backend == "chroma":
-            from langchain_embedkit.vectorstores.backends.chroma import ChromaBackend
-
-            if space is not None and space != self.metric:
-                msg = (
-                    f"space={space!r} and metric={metric!r} disagree; pass one of them "
-                    "(space is Chroma's name for metric)."
-                )
-                raise ValueError(msg)
-            hnsw = {
-                name: value
-                for name, value in (
-                    ("ef_search", ef_search),
-                    ("ef_construction", ef_construction),
-                    ("max_neighbors", max_neighbors),
-                )
-                if value is not None
-            }
-            self._backend = ChromaBackend(
-                collection_name=collection_name,
-                metric=self.metric,
-                with_sparse=with_sparse,
-                persist_directory=os.fspath(persist_directory) if persist_directory else None,
-                host=host,
-                port=port,
-                ssl=ssl,
-                token=_secret(token, "CHROMA_TOKEN") if host else None,
-                headers=headers,
-                client=client,
-                hnsw=hnsw,
-            )
-        else:
-            msg = f"Unknown backend {backend!r}; supported: 'milvus', 'chroma'."
-            raise ValueError(msg)
+        self._backend: Backend = create_backend(
+            backend,
+            collection_name=collection_name,
+            metric=self.metric,
+            with_sparse=sparse_embedding is not None,
+            uri=os.fspath(uri),
+            token=token,
+            db_name=db_name,
+            index_type=index_type,
+            index_params=index_params,
+            search_params=search_params,
+            text_max_length=text_max_length,
+            persist_directory=os.fspath(persist_directory) if persist_directory else None,
+            host=host,
+            port=port,
+            ssl=ssl,
+            headers=headers,
+            client=client,
+            space=space,
+            hnsw={
+                "ef_search": ef_search,
+                "ef_construction": ef_construction,
+                "max_neighbors": max_neighbors,
+            },
+        )
         self._sparse_checked = False
-        self._load_sparse_state()
+        if sparse_embedding is not None:
+            self.sparse_embedding = load_state(sparse_embedding, self.sparse_state_path())
 
     # -- housekeeping -----------------------------------------------------------------------
 
@@ -266,47 +247,18 @@ class EmbedKitVectorStore(VectorStore):
         """Where the sparse encoder's fit state is saved (None for servers)."""
         return self._backend.state_path()
 
-    def _load_sparse_state(self) -> None:
-        path = self.sparse_state_path()
-        sparse = self.sparse_embedding
-        if path is None or sparse is None or not path.exists():
-            return
-        if getattr(sparse, "is_fitted", True) or not hasattr(sparse, "load"):
-            return
-        loaded = sparse.load(path)
-        from langchain_embedkit.sparse.base import SparseEmbeddings
-
-        if isinstance(loaded, SparseEmbeddings):
-            self.sparse_embedding = loaded
-
     def _ensure_sparse_fitted(self) -> None:
-        """Refit an unfitted encoder from the stored texts (e.g. its saved state was lost)."""
         sparse = self.sparse_embedding
         if self._sparse_checked or sparse is None:
             return
-        partial_fit = getattr(sparse, "partial_fit", None)
-        unfitted = partial_fit is not None and not getattr(sparse, "is_fitted", True)
-        if unfitted and self._backend.count() > 0:
-            logger.warning(
-                "The sparse encoder has no saved state for collection %r; refitting it "
-                "on the stored texts.",
-                self.collection_name,
-            )
-            for texts in self._backend.iter_texts(2000):
-                partial_fit(texts)  # type: ignore[misc]
+        if refit_if_unfitted(sparse, self._backend, self.collection_name):
             self.save_sparse_state()
         self._sparse_checked = True
 
     def save_sparse_state(self) -> None:
         """Save the sparse encoder's fit state beside a local store (atomic replace)."""
-        path = self.sparse_state_path()
-        sparse = self.sparse_embedding
-        if path is None or sparse is None or not hasattr(sparse, "save"):
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-        sparse.save(tmp)
-        os.replace(tmp, path)
+        if self.sparse_embedding is not None:
+            save_state(self.sparse_embedding, self.sparse_state_path())
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -331,12 +283,19 @@ class EmbedKitVectorStore(VectorStore):
         Returns:
             One id per text, in order.
         """
+        total = len(texts) if isinstance(texts, Sequence) else None
+        for name, values in (("metadatas", metadatas), ("ids", ids)):
+            if total is not None and isinstance(values, Sequence) and len(values) != total:
+                msg = (
+                    f"add_texts got {total} texts but {len(values)} {name}; pass one per "
+                    "text (None where an id should be derived from the content)."
+                )
+                raise ValueError(msg)
         meta_iter: Iterable[Mapping[str, Any] | None] = (
             metadatas if metadatas is not None else _repeat_none()
         )
         id_iter: Iterable[str | None] = ids if ids is not None else _repeat_none()
         items: Iterable[Item] = zip(texts, meta_iter, id_iter)
-        total = len(texts) if isinstance(texts, Sequence) else None
         return self._ingest(items, batch_size, total)
 
     def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
@@ -427,13 +386,6 @@ class EmbedKitVectorStore(VectorStore):
 
             filters.validate_filter(filter)
 
-    def _dense_scored(self, hits: list[Hit]) -> list[Scored]:
-        return [(h.record, h.score, scoring.dense_relevance(h.score, self.metric)) for h in hits]
-
-    def _sparse_scored(self, hits: list[Hit]) -> list[Scored]:
-        scale = self.sparse_score_scale
-        return [(h.record, h.score, scoring.sparse_relevance(h.score, scale)) for h in hits]
-
     def _embed_sparse_query(self, query: str) -> SparseVector:
         assert self.sparse_embedding is not None
         self._ensure_sparse_fitted()
@@ -456,10 +408,10 @@ class EmbedKitVectorStore(VectorStore):
         if chosen == "dense":
             vector = self.embedding.embed_query(query)
             hits = self._backend.dense_search(vector, k, filter, with_vectors=with_vectors)
-            found = self._dense_scored(hits)
+            found = dense_scored(hits, self.metric)
         elif chosen == "sparse":
             hits = self._backend.sparse_search(self._embed_sparse_query(query), k, filter)
-            found = self._sparse_scored(hits)
+            found = sparse_scored(hits, self.sparse_score_scale)
         else:
             found = self._hybrid(query, k, filter, fetch_k)
         # engines order equal scores differently; ties go by id so every engine agrees
@@ -469,41 +421,23 @@ class EmbedKitVectorStore(VectorStore):
     def _hybrid(
         self, query: str, k: int, filter: Mapping[str, Any] | None, fetch_k: int | None
     ) -> list[Scored]:
-        dense_q = self.embedding.embed_query(query)
-        sparse_q = self._embed_sparse_query(query)
-        per_leg = max(k, fetch_k or self.fetch_k or default_fetch_k(k))
-        weights = self.fusion_weights or [1.0, 1.0]
-        best = scoring.rrf_best(self.rrf_k, weights)
-        native = (
-            self.fusion == "rrf"
-            and self.fusion_weights is None
-            and self._backend.has_native_hybrid
-            and len(sparse_q) > 0
-        )
-        if native:
-            hits = self._backend.hybrid_search(dense_q, sparse_q, k, per_leg, filter, self.rrf_k)
-            return [(h.record, h.score, min(1.0, h.score / best)) for h in hits]
-        dense = self._dense_scored(self._backend.dense_search(dense_q, per_leg, filter))
-        sparse = self._sparse_scored(self._backend.sparse_search(sparse_q, per_leg, filter))
-        records = {r.id: r for r, _, _ in dense + sparse}
-        if self.fusion == "rrf":
-            legs = (
-                [(r.id, scoring.higher_is_better(s, self.metric)) for r, s, _ in dense],
-                [(r.id, s) for r, s, _ in sparse],
-            )
-        else:
-            legs = ([(r.id, rel) for r, _, rel in dense], [(r.id, rel) for r, _, rel in sparse])
-        fused = scoring.fuse(
-            legs[0],
-            legs[1],
+        settings = FusionSettings(
+            metric=self.metric,
             method=self.fusion,
             rrf_k=self.rrf_k,
             weights=self.fusion_weights,
             normalization=self.fusion_normalization,
-        )[:k]
-        if self.fusion == "rrf":
-            return [(records[d], s, min(1.0, s / best)) for d, s in fused]
-        return [(records[d], s, min(1.0, max(0.0, s))) for d, s in fused]
+            sparse_score_scale=self.sparse_score_scale,
+        )
+        return hybrid_search(
+            self._backend,
+            self.embedding.embed_query(query),
+            self._embed_sparse_query(query),
+            k=k,
+            fetch_k=max(k, fetch_k or self.fetch_k or default_fetch_k(k)),
+            filter=filter,
+            settings=settings,
+        )
 
     def similarity_search(
         self,
@@ -668,12 +602,3 @@ class EmbedKitVectorStore(VectorStore):
 def _repeat_none() -> Iterable[None]:
     while True:
         yield None
-
-
-def _secret(token: str | SecretStr | None, env: str) -> SecretStr | None:
-    if isinstance(token, SecretStr):
-        return token
-    if token:
-        return SecretStr(token)
-    from_env = os.environ.get(env)
-    return SecretStr(from_env) if from_env else None

@@ -1,0 +1,486 @@
+"""EmbedKitVectorStore against the raw clients and the LangChain partner stores.
+
+One run, side by side, on precomputed vectors (random unit vectors with text and
+metadata, so the embedding model costs nothing and only the store is measured):
+
+* ingest time of N x 384 vectors: ours vs ``MilvusClient.insert`` / ``collection.add`` vs
+  langchain-milvus / langchain-chroma, and peak RSS growth during ingest vs the raw
+  vector bytes;
+* single-query latency (p50/p95, interleaved repetitions), dense and hybrid (BM25 + RRF),
+  vs the raw client and vs exact numpy search over the same vectors.
+
+With ``--data`` pointing at a BEIR folder (SciFact by default) the latency part is also run
+on its real texts and queries (dense vectors stay random: latency does not depend on them).
+
+Usage::
+
+    python benchmarks/store.py            # 100k vectors
+    python benchmarks/store.py --smoke    # 2k vectors, under a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# one BLAS thread: exact search is then a fair single-query reference on a shared machine
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from langchain_embedkit.fusion import rrf  # noqa: E402
+from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings  # noqa: E402
+from langchain_embedkit.vectorstores import EmbedKitVectorStore  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out" / "store.json"
+K = 10
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+class Precomputed(Embeddings):
+    """Looks vectors up instead of computing them: texts start with ``"<row> "``."""
+
+    def __init__(self, docs: np.ndarray, queries: dict[str, np.ndarray]) -> None:
+        self.docs = docs
+        self.queries = queries
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        rows = [int(t.split(" ", 1)[0]) for t in texts]
+        return self.docs[rows].tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.queries[text].tolist()
+
+
+def unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def synthetic(n: int, dim: int, nq: int, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    vocab = [f"w{i}" for i in range(5000)]
+    words = rng.zipf(1.3, size=(n, 12)) % len(vocab)
+    texts = [f"{i} " + " ".join(vocab[w] for w in row) for i, row in enumerate(words)]
+    metas = [{"n": i, "group": ["a", "b", "c", "d"][i % 4], "ok": i % 2 == 0} for i in range(n)]
+    x = unit(rng, n, dim)
+    picks = rng.choice(n, size=nq, replace=False)
+    qvec = x[picks] + 0.3 * unit(rng, nq, dim)
+    qvec /= np.linalg.norm(qvec, axis=1, keepdims=True)
+    qtexts = [" ".join(vocab[w] for w in words[p][:3]) + f" q{j}" for j, p in enumerate(picks)]
+    return {"texts": texts, "metas": metas, "x": x, "qtexts": qtexts, "q": qvec}
+
+
+def beir(folder: Path, dim: int, nq: int, seed: int = 1) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    docs = [json.loads(line) for line in (folder / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line) for line in (folder / "queries.jsonl").open(encoding="utf-8")]
+    queries = queries[:nq]
+    texts = [f"{i} " + f"{d.get('title', '')} {d['text']}".strip() for i, d in enumerate(docs)]
+    metas = [{"doc_id": str(d["_id"]), "n": i} for i, d in enumerate(docs)]
+    return {
+        "texts": texts,
+        "metas": metas,
+        "x": unit(rng, len(docs), dim),
+        "qtexts": [f"{q['text']} #{j}" for j, q in enumerate(queries)],
+        "q": unit(rng, len(queries), dim),
+    }
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def peak_rss_growth(result: dict[str, float]) -> Iterator[None]:
+    """Sample RSS every 5 ms; ``result["growth"]`` is the peak minus the start."""
+    gc.collect()
+    start = rss()
+    peak = [start]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss())
+            stop.wait(0.005)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        result["growth"] = float(max(peak[0], rss()) - start)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+# -- contenders ---------------------------------------------------------------------------------
+
+
+def milvus_raw_collection(uri: str, dim: int) -> Any:
+    from pymilvus import DataType, MilvusClient
+
+    client = MilvusClient(uri)
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("text", DataType.VARCHAR, max_length=65535)
+    schema.add_field("metadata", DataType.JSON)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+    index = client.prepare_index_params()
+    index.add_index("dense", index_type="FLAT", metric_type="COSINE")
+    client.create_collection("raw", schema=schema, index_params=index)
+    return client
+
+
+def milvus_raw_ingest(client: Any, data: dict[str, Any], batch: int) -> None:
+    texts, metas, x = data["texts"], data["metas"], data["x"]
+    for s in range(0, len(texts), batch):
+        vectors = x[s : s + batch].tolist()
+        rows = [
+            {"id": str(s + i), "text": texts[s + i], "metadata": metas[s + i], "dense": v}
+            for i, v in enumerate(vectors)
+        ]
+        client.insert("raw", rows)
+    client.flush("raw")  # Milvus Lite 3 searches unflushed rows ~10x slower
+
+
+def chroma_raw_ingest(collection: Any, client: Any, data: dict[str, Any]) -> None:
+    step = client.get_max_batch_size()
+    texts, metas, x = data["texts"], data["metas"], data["x"]
+    for s in range(0, len(texts), step):
+        collection.add(
+            ids=[str(i) for i in range(s, min(s + step, len(texts)))],
+            embeddings=x[s : s + step].tolist(),
+            documents=texts[s : s + step],
+            metadatas=metas[s : s + step],
+        )
+
+
+def peer_ingest(engine: str, where: str, emb: Embeddings, data: dict[str, Any]) -> Any:
+    if engine == "milvus":
+        from langchain_milvus import Milvus
+
+        store = Milvus(
+            embedding_function=emb,
+            collection_name="peer",
+            connection_args={"uri": where},
+            index_params={"index_type": "FLAT", "metric_type": "COSINE"},
+            consistency_level="Strong",
+            auto_id=True,
+        )
+        store.add_texts(data["texts"], data["metas"], batch_size=1000)
+        store.client.flush("peer")
+        return store
+    from langchain_chroma import Chroma
+
+    store = Chroma(
+        "peer",
+        embedding_function=emb,
+        client=chroma_client(),
+        collection_metadata={"hnsw:space": "cosine"},
+    )
+    # langchain-chroma sends one request per add_texts call; past Chroma's max batch size
+    # (5,461 here) it fails, so the caller has to chunk
+    for s in range(0, len(data["texts"]), 5000):
+        store.add_texts(data["texts"][s : s + 5000], data["metas"][s : s + 5000])
+    return store
+
+
+def ours(engine: str, where: str, emb: Embeddings, sparse: Any, name: str) -> EmbedKitVectorStore:
+    if engine == "milvus":
+        return EmbedKitVectorStore(emb, sparse, backend="milvus", uri=where, collection_name=name)
+    client = chroma_client()
+    return EmbedKitVectorStore(emb, sparse, backend="chroma", client=client, collection_name=name)
+
+
+_CHROMA: list[Any] = []
+
+
+def chroma_client() -> Any:
+    if not _CHROMA:
+        import chromadb
+        from chromadb.config import Settings
+
+        _CHROMA.append(
+            chromadb.EphemeralClient(Settings(anonymized_telemetry=False, allow_reset=True))
+        )
+    return _CHROMA[0]
+
+
+# -- exact references -------------------------------------------------------------------------
+
+
+def numpy_dense(x: np.ndarray, q: np.ndarray, k: int) -> list[int]:
+    scores = x @ q
+    top = np.argpartition(-scores, k)[:k]
+    return top[np.argsort(-scores[top])].tolist()
+
+
+def numpy_hybrid(x: np.ndarray, csr: Any, q: np.ndarray, sq: Any, k: int, fetch: int) -> list[str]:
+    dense = numpy_dense(x, q, fetch)
+    legs = [[(str(i), 0.0) for i in dense]]
+    if len(sq):
+        col = np.zeros(csr.shape[1], dtype=np.float32)
+        idx = np.asarray(sq.indices)
+        keep = idx < csr.shape[1]
+        col[idx[keep]] = np.asarray(sq.values, dtype=np.float32)[keep]
+        sparse_scores = csr @ col
+        hit = np.flatnonzero(sparse_scores)
+        order = hit[np.argsort(-sparse_scores[hit])][:fetch]
+        legs.append([(str(i), 0.0) for i in order])
+    return [d for d, _ in rrf(legs, k=60)[:k]]
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def latency(contenders: dict[str, Callable[[int], Any]], nq: int) -> dict[str, list[float]]:
+    """Run each contender on every query, rotating the order each query."""
+    names = list(contenders)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for j in range(nq):
+        for name in names[j % len(names) :] + names[: j % len(names)]:
+            t, _ = timed(lambda: contenders[name](j))  # noqa: B023
+            times[name].append(t * 1000)
+    return times
+
+
+def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: list[dict]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
+    x, q, qtexts = data["x"], data["q"], data["qtexts"]
+    n, dim = x.shape
+    emb = Precomputed(x, {t: q[j] for j, t in enumerate(qtexts)})
+    vector_bytes = float(x.nbytes)
+    print(f"\n[{label}] {engine}: {n} x {dim}", flush=True)
+
+    # ingest, raw client first, then ours, then the LangChain partner store; connections and
+    # collections are opened before the clock starts, so only the writes are timed
+    mem: dict[str, dict[str, float]] = {"raw": {}, "ours": {}, "peer": {}}
+    if engine == "milvus":
+        raw = milvus_raw_collection(str(tmp / "raw.db"), dim)
+        with peak_rss_growth(mem["raw"]):
+            t_raw, _ = timed(lambda: milvus_raw_ingest(raw, data, 1000))
+    else:
+        raw = chroma_client().create_collection(
+            "raw", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        )
+        with peak_rss_growth(mem["raw"]):
+            t_raw, _ = timed(lambda: chroma_raw_ingest(raw, chroma_client(), data))
+    store = ours(engine, str(tmp / "ours.db"), emb, None, "ours")
+    with peak_rss_growth(mem["ours"]):
+        t_ours, _ = timed(lambda: store.add_texts(data["texts"], data["metas"]))
+    peer = None
+    if not args.no_peers:
+        with peak_rss_growth(mem["peer"]):
+            t_peer, peer = timed(lambda: peer_ingest(engine, str(tmp / "peer.db"), emb, data))
+    print(f"  ingest: raw {t_raw:.2f}s ours {t_ours:.2f}s", flush=True)
+    rows.append(row(f"{label} {engine} ingest", t_ours, t_raw, "raw client", "<= 1.10", "s"))
+    if peer is not None:
+        peer_name = f"langchain-{engine}"
+        rows.append(row(f"{label} {engine} ingest", t_ours, t_peer, peer_name, "", "s"))
+    rows.append(
+        row(
+            f"{label} {engine} ingest peak RSS growth / vector bytes",
+            mem["ours"]["growth"] / vector_bytes,
+            mem["raw"]["growth"] / vector_bytes,
+            "raw client",
+            "ours <= 2.0",
+            "x",
+        )
+    )
+
+    # hybrid store (BM25 fitted while ingesting)
+    sparse = BM25SparseEmbeddings()
+    hybrid = ours(engine, str(tmp / "hybrid.db"), emb, sparse, "hybrid")
+    t_h, _ = timed(lambda: hybrid.add_texts(data["texts"], data["metas"]))
+    print(f"  hybrid ingest (BM25 fit + encode + write): {t_h:.2f}s", flush=True)
+    sparse = hybrid.sparse_embedding
+    from scipy.sparse import csr_matrix
+
+    doc_sparse = sparse.embed_documents(data["texts"])
+    indptr = np.cumsum([0] + [len(v) for v in doc_sparse])
+    csr = csr_matrix(
+        (
+            np.concatenate([np.asarray(v.values, np.float32) for v in doc_sparse]),
+            np.concatenate([np.asarray(v.indices, np.int64) for v in doc_sparse]),
+            indptr,
+        ),
+        shape=(n, max(sparse.dim, 1)),
+    )
+    fetch = max(4 * K, 20)
+
+    def raw_dense(j: int) -> Any:
+        if engine == "milvus":
+            return raw.search(
+                "raw",
+                [emb.embed_query(qtexts[j])],
+                anns_field="dense",
+                limit=K,
+                output_fields=["text", "metadata"],
+                search_params={"metric_type": "COSINE"},
+            )
+        return raw.query(
+            query_embeddings=[emb.embed_query(qtexts[j])],
+            n_results=K,
+            include=["documents", "metadatas", "distances"],
+        )
+
+    contenders: dict[str, Callable[[int], Any]] = {
+        "ours": lambda j: store.similarity_search_with_score(qtexts[j], k=K),
+        "raw": raw_dense,
+        "numpy": lambda j: numpy_dense(x, np.asarray(emb.embed_query(qtexts[j])), K),
+    }
+    if peer is not None:
+        contenders["peer"] = lambda j: peer.similarity_search_with_score(qtexts[j], k=K)
+    for j in range(min(5, len(qtexts))):  # warm-up
+        for fn in contenders.values():
+            fn(j)
+    dense_t = latency(contenders, len(qtexts))
+
+    def raw_hybrid(j: int) -> Any:
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        sq = sparse.embed_query(qtexts[j])
+        requests = [
+            AnnSearchRequest(
+                [emb.embed_query(qtexts[j])], "dense", {"metric_type": "COSINE"}, fetch
+            ),
+            AnnSearchRequest([sq.as_dict()], "sparse", {"metric_type": "IP"}, fetch),
+        ]
+        return hybrid._backend.client.hybrid_search(  # type: ignore[attr-defined]
+            "hybrid", requests, RRFRanker(60), limit=K, output_fields=["text", "metadata"]
+        )
+
+    hyb: dict[str, Callable[[int], Any]] = {
+        "ours": lambda j: hybrid.similarity_search_with_score(qtexts[j], k=K),
+        "numpy": lambda j: numpy_hybrid(
+            x, csr, np.asarray(emb.embed_query(qtexts[j])), sparse.embed_query(qtexts[j]), K, fetch
+        ),
+    }
+    if engine == "milvus":
+        hyb["raw"] = raw_hybrid
+    for j in range(min(5, len(qtexts))):
+        for fn in hyb.values():
+            fn(j)
+    hybrid_t = latency(hyb, len(qtexts))
+
+    for mode, times in (("dense", dense_t), ("hybrid", hybrid_t)):
+        p50 = {name: statistics.median(v) for name, v in times.items()}
+        p95 = {name: percentile(v, 95) for name, v in times.items()}
+        print(
+            f"  {mode} p50 ms: "
+            + ", ".join(f"{name} {p50[name]:.2f} (p95 {p95[name]:.2f})" for name in times),
+            flush=True,
+        )
+        metric = f"{label} {engine} {mode} query"
+        if "raw" in p50:
+            goal = f"<= {max(1.2, (p50['raw'] + 1.0) / p50['raw']):.2f}"
+            rows.append(row(f"{metric} p50", p50["ours"], p50["raw"], "raw client", goal, "ms"))
+            rows.append(row(f"{metric} p95", p95["ours"], p95["raw"], "raw client", "", "ms"))
+        rows.append(row(f"{metric} p50", p50["ours"], p50["numpy"], "exact numpy", "<= 3.0", "ms"))
+        if "peer" in p50:
+            rows.append(
+                row(f"{metric} p50", p50["ours"], p50["peer"], f"langchain-{engine}", "", "ms")
+            )
+    for closable in (store, hybrid):
+        closable.close()
+    if engine == "milvus":
+        raw.close()
+    else:
+        chroma_client().reset()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def row(metric: str, ours_v: float, peer_v: float, peer: str, goal: str, unit: str) -> dict:
+    return {
+        "metric": metric,
+        "ours": round(ours_v, 4),
+        "peer": round(peer_v, 4),
+        "peer_name": peer,
+        "ratio": round(ours_v / peer_v, 3) if peer_v else None,
+        "goal": goal,
+        "unit": unit,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="2k vectors, 20 queries")
+    parser.add_argument("--n", type=int, default=100_000, help="vectors to ingest")
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--engines", default="milvus,chroma")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--no-peers", action="store_true", help="skip the LangChain stores")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.smoke:
+        args.n, args.queries = 2000, 20
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import importlib.metadata as md
+
+    versions = {}
+    for package in ("pymilvus", "milvus-lite", "chromadb"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            versions[package] = "not installed"
+    print(f"versions: {versions}; {os.cpu_count()} CPUs", flush=True)
+    rows: list[dict] = []
+    engines = [e for e in args.engines.split(",") if e]
+    for engine in engines:
+        run_engine(
+            engine, synthetic(args.n, args.dim, args.queries), f"{args.n // 1000}k", args, rows
+        )
+    if not args.smoke and (args.data / "corpus.jsonl").exists():
+        for engine in engines:
+            run_engine(engine, beir(args.data, args.dim, args.queries), "scifact", args, rows)
+    print("\n| metric | ours | peer | peer name | ratio | goal | unit |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['metric']} | {r['ours']} | {r['peer']} | {r['peer_name']} | {r['ratio']} "
+            f"| {r['goal']} | {r['unit']} |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(rows, indent=2))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
