@@ -325,3 +325,31 @@ def test_token_never_shown(tmp_path: Path) -> None:
     store = make_store("milvus", tmp_path, token="root:s3cr3t-token")
     assert "s3cr3t" not in repr(store) and "s3cr3t" not in repr(store._backend)
     store.close()
+
+
+def test_bm25_learns_only_new_documents_and_reloads(engine: str, tmp_path: Path) -> None:
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+
+    store = make_store(
+        engine, tmp_path, sparse_embedding=BM25SparseEmbeddings(), collection_name="bm25_docs"
+    )
+    texts, metas = corpus(50)
+    store.add_texts(texts, metas)
+    store.add_texts(texts, metas)  # re-ingest: nothing new to count
+    store.add_texts(["brand new words"])
+    encoder = store.sparse_embedding
+    assert isinstance(encoder, BM25SparseEmbeddings) and encoder.n_docs == 51
+    assert store.similarity_search("qqqzzz", k=3, retrieval_mode="sparse") == []
+    assert len(store.similarity_search("qqqzzz", k=3, retrieval_mode="hybrid")) == 3
+    top = store.similarity_search("doc7", k=1, retrieval_mode="sparse")[0]
+    assert top.metadata["n"] == 7
+    store.close()
+    if engine == "chroma-memory":
+        return
+    reopened = make_store(
+        engine, tmp_path, sparse_embedding=BM25SparseEmbeddings(), collection_name="bm25_docs"
+    )
+    loaded = reopened.sparse_embedding
+    assert isinstance(loaded, BM25SparseEmbeddings) and loaded.n_docs == 51
+    assert reopened.similarity_search("doc7", k=1, retrieval_mode="sparse")[0].id == top.id
+    reopened.close()
