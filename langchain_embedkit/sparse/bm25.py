@@ -74,20 +74,29 @@ def _make_vector(indices: list[int], values: list[float]) -> SparseVector:
     return vector
 
 
+# partial_fit keeps its analysed batch for the next embed_documents up to this many entries.
+_KEEP_BATCH_ENTRIES = 2_000_000
+
+
+def _texts_key(texts: list[str]) -> tuple[int, int]:
+    """Identifies a batch without keeping its texts alive (str hashes are cached by Python)."""
+    return len(texts), hash(tuple(texts))
+
+
 class _Batch:
     """Analysed documents: one (doc, token id, term frequency) triple per distinct token."""
 
-    __slots__ = ("cols", "lengths", "rows", "texts", "tf")
+    __slots__ = ("cols", "key", "lengths", "rows", "tf")
 
     def __init__(
         self,
-        texts: list[str],
+        key: tuple[int, int],
         rows: np.ndarray,
         cols: np.ndarray,
         tf: np.ndarray,
         lengths: np.ndarray,
     ) -> None:
-        self.texts = texts
+        self.key = key
         self.rows = rows
         self.cols = cols
         self.tf = tf
@@ -103,7 +112,7 @@ def _count(texts: list[str], ids: np.ndarray, token_lists: list[list[str]]) -> _
         rows, ids = rows[known], ids[known]
     width = int(ids.max()) + 1 if len(ids) else 1
     keys, tf = np.unique(rows * width + ids, return_counts=True)
-    return _Batch(texts, keys // width, keys % width, tf, lengths)
+    return _Batch(_texts_key(texts), keys // width, keys % width, tf, lengths)
 
 
 def _index(
@@ -271,7 +280,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         valid. On an unfitted encoder the first call fits; an empty list is a no-op.
         ``partial_fit(a)`` then ``partial_fit(b)`` gives the same statistics as
         ``fit(a + b)``. The analysed batch is kept, so ``embed_documents`` on the same
-        texts right after costs no second analysis.
+        texts right after costs no second analysis (the batch is kept for that one call).
         """
         texts = self._check_texts(texts, "partial_fit")
         if not texts:
@@ -317,7 +326,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         self._n_docs += len(batch.lengths)
         self._total_tokens += int(batch.lengths.sum())
         self._idf_cache = None
-        self._last_batch = batch
+        self._last_batch = batch if len(batch.rows) <= _KEEP_BATCH_ENTRIES else None
 
     # --------------------------------------------------------------- encoding
 
@@ -334,8 +343,12 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return []
         with self._lock:
             batch = self._last_batch
+            if batch is not None and batch.key == _texts_key(texts):
+                self._last_batch = None  # used once: the store's partial_fit-then-embed
+            else:
+                batch = None
             n_docs, total = self._n_docs, self._total_tokens
-        if batch is None or batch.texts != texts:
+        if batch is None:
             token_lists = self._token_lists(texts)
             flat = list(chain.from_iterable(token_lists))
             ids = np.fromiter(

@@ -264,11 +264,13 @@ def test_partial_fit_analyses_only_the_new_documents() -> None:
         new = ["Turing machines compute", "Lovelace wrote the first program"]
         encoder.partial_fit(new)
         assert calls == new
-        vectors = encoder.embed_documents(new)  # reuses the analysed batch
+        vectors = encoder.embed_documents(list(new))  # reuses the analysed batch once
         assert calls == new
-        assert encoder.embed_documents(list(new)) == vectors
+        assert encoder.embed_documents(new) == vectors  # analysed again, same result
+        assert calls == [*new, *new]
+        encoder.partial_fit(["another one"])
         encoder.embed_documents(["something else"])
-        assert calls == [*new, "something else"]
+        assert calls == [*new, *new, "another one", "something else"]
     finally:
         unregister_analyzer("counting-test")
 
