@@ -45,7 +45,19 @@ _HOW_TO_GET_A_MODEL = (
 
 
 class ModelNotFoundError(EmbedKitError, FileNotFoundError):
-    """A model path does not exist, holds no model, or a hub id is not available offline."""
+    """A model path does not exist, holds no model, or a hub id is not available offline.
+
+    The message names the path or id and how to get a model. It is a ``FileNotFoundError``,
+    so existing ``except OSError`` clauses still catch it.
+
+    Example:
+        >>> from langchain_embedkit.embeddings import BGEEmbeddings
+        >>> try:
+        ...     BGEEmbeddings(model_name="/no/such/bge-small-zh")
+        ... except ModelNotFoundError as exc:
+        ...     print(str(exc)[:51])
+        Model path '/no/such/bge-small-zh' does not exist.
+    """
 
 
 def _looks_like_path(name: str) -> bool:
@@ -210,8 +222,8 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
     # -- loading --------------------------------------------------------------------------
 
     def _load_client(self) -> SentenceTransformer:
-        st = require("sentence_transformers", "local")
         source, is_local = resolve_model_source(self.model_name)
+        st = require("sentence_transformers", "local")
         ours = self._constructor_kwargs()
         kwargs = {**ours, **self.model_kwargs}
         if "model_kwargs" in ours and "model_kwargs" in self.model_kwargs:
@@ -252,7 +264,8 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
         """Length of the vectors this instance returns.
 
         Example:
-            >>> DefaultEmbeddings().dimension  # doctest: +SKIP
+            >>> from langchain_embedkit.embeddings import DefaultEmbeddings
+            >>> DefaultEmbeddings().dimension
             384
         """
         truncate = self._truncate_dim() or self.encode_kwargs.get("truncate_dim")

@@ -46,8 +46,15 @@ _NO_KEY = "EMPTY"
 class EmbeddingAPIError(EmbedKitError, RuntimeError):
     """An embeddings request failed after its retries, or the server answered nonsense.
 
+    The message says which batch failed, why, and what to change; it never contains the key.
+
     Attributes:
         status_code: HTTP status of the last answer, or None (timeout, connection error).
+
+    Example:
+        >>> error = EmbeddingAPIError("rate-limited (HTTP 429)", status_code=429)
+        >>> error.status_code, isinstance(error, RuntimeError)
+        (429, True)
     """
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
