@@ -55,7 +55,7 @@ class ModelNotFoundError(EmbedKitError, FileNotFoundError):
         >>> try:
         ...     BGEEmbeddings(model_name="/no/such/bge-small-zh")
         ... except ModelNotFoundError as exc:
-        ...     print(str(exc)[:51])
+        ...     print(str(exc)[:50])
         Model path '/no/such/bge-small-zh' does not exist.
     """
 
