@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -105,10 +106,29 @@ class MilvusBackend:
             kwargs["db_name"] = db_name
         if self._path is not None:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.client: MilvusClient = pymilvus.MilvusClient(uri=uri, **kwargs)
-        except Exception as exc:
-            if self.local:
+        self.client: MilvusClient = self._connect(pymilvus, uri, kwargs)
+        if self._path is not None:
+            with _lite_lock:
+                _lite_users[self._path] = _lite_users.get(self._path, 0) + 1
+        self._flush_after_writes = self.local and _lite_major() >= 3
+        self._open_existing()
+
+    def _connect(self, pymilvus: Any, uri: str, kwargs: Mapping[str, Any]) -> MilvusClient:
+        attempts = 3 if self.local else 1
+        for attempt in range(attempts):
+            try:
+                return pymilvus.MilvusClient(uri=uri, **kwargs)
+            except Exception as exc:
+                if not self.local:
+                    raise
+                locked = "open local milvus failed" in str(exc).lower()
+                if not locked:
+                    if attempt + 1 == attempts:
+                        raise
+                    # Milvus Lite 2.x starts a server process; on a busy machine its socket
+                    # can appear late, so try again before giving up
+                    time.sleep(1.0 + attempt)
+                    continue
                 msg = (
                     f"Could not open the Milvus Lite file {uri!r}: another process most "
                     "likely has it open (Milvus Lite allows one process per file). Close "
@@ -116,12 +136,8 @@ class MilvusBackend:
                     f"Milvus server (uri='http://host:19530'). Engine error: {exc}"
                 )
                 raise StoreLockedError(msg) from exc
-            raise
-        if self._path is not None:
-            with _lite_lock:
-                _lite_users[self._path] = _lite_users.get(self._path, 0) + 1
-        self._flush_after_writes = self.local and _lite_major() >= 3
-        self._open_existing()
+        msg = f"Could not connect to Milvus at {uri!r}."  # unreachable: the loop raises
+        raise RuntimeError(msg)
 
     # -- schema ---------------------------------------------------------------------------
 
