@@ -341,8 +341,18 @@ class ChromaBackend:
         if k <= 0 or len(vector) == 0:
             return []
         index = self._sparse_index()
-        allowed = set(self._matching_ids(filter)) if filter else None
-        ranked = index.search(vector, k, allowed)
+        ranked = index.search(vector, k if not filter else max(10 * k, 100))
+        if filter:
+            # cheap path first: keep the best candidates that match; only a narrow filter
+            # needs the full list of matching ids
+            where = self._where(filter)
+            candidates = [doc_id for doc_id, _ in ranked]
+            matching = set(self.collection.get(ids=candidates, include=[], **where)["ids"])
+            kept = [(d, s) for d, s in ranked if d in matching]
+            if len(kept) >= k or len(ranked) < max(10 * k, 100):
+                ranked = kept[:k]
+            else:
+                ranked = index.search(vector, k, set(self._matching_ids(filter)))
         by_id = {r.id: r for r in self.get([doc_id for doc_id, _ in ranked])}
         return [Hit(by_id[d], s) for d, s in ranked if d in by_id]
 
