@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from typing_extensions import Self
 
 from langchain_embedkit._imports import require
@@ -168,6 +168,11 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
     (or ``$LANGCHAIN_EMBEDKIT_CACHE/onnx``)."""
 
     _client: SentenceTransformer = PrivateAttr()
+
+    @field_validator("model_name", "cache_folder", "onnx_cache_dir", mode="before")
+    @classmethod
+    def _paths_as_str(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @model_validator(mode="after")
     def _load_model(self) -> Self:

@@ -277,7 +277,8 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
         detail = str(getattr(exc, "message", "") or exc)
         if len(detail) > 300:
             detail = detail[:297] + "..."
-        final = status in (400, 401, 403, 404, 422)  # not retried: retrying cannot help
+        # The SDK retries 408, 409, 429 and 5xx; other 4xx answers are final.
+        final = status is not None and 400 <= status < 500 and status not in (408, 409, 429)
         retried = "" if final else f" after {self.max_retries} retries"
         msg = (
             f"Embedding request to {self.base_url} (model {self.model!r}, batch {batch_no} of "
@@ -345,9 +346,18 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
                         raise self._failure(exc, number, len(batches), len(batch)) from None
                 return self._parse(response, batch, number)
 
-            results = await asyncio.gather(
-                *(run(number, batch) for number, batch in enumerate(batches, start=1))
-            )
+            tasks = [
+                asyncio.ensure_future(run(number, batch))
+                for number, batch in enumerate(batches, start=1)
+            ]
+            try:
+                results = await asyncio.gather(*tasks)
+            except BaseException:
+                # Stop the other batches before the client closes under them.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         return [vector for result in results for vector in result]
 
     async def aembed_query(self, text: str) -> list[float]:

@@ -195,3 +195,13 @@ def test_unreachable_server_is_explained() -> None:
     emb = OpenAICompatibleEmbeddings(model="m", api_key=KEY, base_url=url, max_retries=0)
     with pytest.raises(EmbeddingAPIError, match=r"could not connect.*Check base_url"):
         emb.embed_query("a")
+
+
+async def test_async_failure_stops_the_other_batches(server: LoopbackServer) -> None:
+    server.state.update({"delay": 0.1, "script": [{"status": 400}]})
+    emb = make(server, batch_size=1, max_concurrency=2)
+    with pytest.raises(EmbeddingAPIError, match=r"HTTP 400: ") as info:
+        await emb.aembed_documents(TEXTS[:10])
+    assert info.value.status_code == 400
+    assert "retries" not in str(info.value)  # a 400 is final: retrying cannot help
+    assert len(server.state["requests"]) < 10

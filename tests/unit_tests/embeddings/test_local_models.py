@@ -340,3 +340,8 @@ def test_default_embeddings_loads_the_packaged_model_offline() -> None:
     assert emb.model_name == packaged_model_path()
     assert emb.dimension == 384
     assert emb.normalize_embeddings is True
+
+
+def test_path_objects_are_accepted(tiny_model_dirs: dict[str, Path]) -> None:
+    emb = BGEEmbeddings(model_name=tiny_model_dirs["bge_en"])  # type: ignore[arg-type]
+    assert emb.model_name == str(tiny_model_dirs["bge_en"])
