@@ -39,6 +39,10 @@ Compilation, measured on chromadb 1.5 and milvus-lite 3.2:
   metadata conditions becomes ``{"#document": {"$contains": ...}}`` inside ``where`` (pass
   ``document_in_where=False`` for servers that lack it: such filters then raise).
   ``$ne``/``$nin`` are Chroma's natively; ``True``/``False`` are added next to ``1``/``0``.
+  Chroma truncates a fractional float operand when it meets a stored int (``0.5 == 0``
+  there), so the integers on either side of such a value are settled explicitly. Its text
+  index stops reading at a NUL character, so ``$contains`` refuses NUL (keep NUL out of
+  document text too).
 * Milvus: conditions become expressions on ``metadata["field"]`` with every string quoted
   and escaped, so ``x" or 1==1 or "`` is matched literally. ``$in`` becomes a chain of
   ``==`` (Milvus Lite 3.x has no ``in`` on JSON paths) and ``$ne``/``$nin`` add
@@ -46,7 +50,14 @@ Compilation, measured on chromadb 1.5 and milvus-lite 3.2:
   ``$contains`` becomes ``text like "%...%"``. Milvus Lite 3.x honours ``\\%``, ``\\_``
   and ``\\\\`` in LIKE only when the expression reads no JSON field; once metadata is in the
   expression it treats ``%`` and ``_`` as wildcards with no escape, so such a filter with a
-  ``%`` or ``_`` in its ``$contains`` text raises instead of matching too much.
+  ``%`` or ``_`` in its ``$contains`` text raises instead of matching too much. A text
+  with a backslash (and no ``%``/``_``) is spelled ``(text == s or text like "_%s%" or
+  text like "%s%_")``: pyarrow answers a bare ``"%s%"`` by a substring search that skips
+  unescaping. The
+  Milvus server and milvus-lite 2.5 differ (bools apart from numbers, no ``is null`` on
+  JSON keys, ``$ne`` true on missing keys): these expressions are for Milvus Lite 3.x.
+
+Integers beyond 2**53 compared with floats may round differently between engines.
 
 Example:
     >>> f = {"source": "a.md", "page": {"$gte": 2}}
@@ -234,11 +245,10 @@ def _parse_field_op(field: str, op: str, value: Any) -> _Node:
         )
         raise ValueError(msg)
     if op in ("$and", "$or", "$not"):
+        example = f'[{{"{field}": 1}}, {{"{field}": 2}}]' if op != "$not" else f'{{"{field}": 1}}'
         msg = (
             f"'{op}' combines whole conditions and cannot sit under field '{field}'; write "
-            f'e.g. {{"{op}": [{{"{field}": 1}}, {{"{field}": 2}}]}}'
-            + (f' or {{"$not": {{"{field}": ...}}}}' if op == "$not" else "")
-            + "."
+            f'e.g. {{"{op}": {example}}}.'
         )
         raise ValueError(msg)
     msg = f"Unknown filter operator '{op}' on field '{field}'; supported: {_SUPPORTED_TEXT}."
@@ -438,32 +448,62 @@ def _chroma_equal_values(values: tuple[Scalar, ...] | Scalar) -> dict[str, list[
     return groups
 
 
+def _near_ints(values: list[Scalar]) -> list[int]:
+    """The integers next to each fractional float, sorted.
+
+    Chroma 1.5 compares a stored int with a float operand after truncating the operand
+    (``{"n": {"$eq": 0.5}}`` matches ``n=0``, ``{"n": {"$gt": -0.5}}`` misses ``n=0``).
+    Those integers never equal the floats, so adding or removing them is exact whether
+    Chroma truncates, floors or compares correctly.
+    """
+    near = {f(v) for v in values if isinstance(v, float) for f in (math.floor, math.ceil)}
+    return sorted(near)
+
+
+def _chroma_values(field: str, op: str, values: list[Scalar]) -> dict[str, Any]:
+    single = "$eq" if op == "$in" else "$ne"
+    clause = {field: {single: values[0]}} if len(values) == 1 else {field: {op: values}}
+    near = _near_ints([v for v in values if isinstance(v, float) and not v.is_integer()])
+    if not near:
+        return clause
+    if op == "$in":
+        return {"$and": [clause, {field: {"$nin": near}}]}
+    return {"$or": [clause, {field: {"$in": near}}]}
+
+
+def _chroma_cmp(node: _Cmp) -> dict[str, Any]:
+    field, op, value = node.field, node.op, node.value
+    if op in _RANGE_OPS:
+        clauses: list[dict[str, Any]] = [{field: {op: value}}]
+        if isinstance(value, float) and not value.is_integer():
+            # See _near_ints: settle the integer next to the threshold explicitly.
+            lo, hi = math.floor(value), math.ceil(value)
+            if op == "$gt":
+                clauses.append({field: {"$eq": hi}})
+            elif op == "$lt":
+                clauses.append({field: {"$eq": lo}})
+            else:
+                edge = lo if op == "$gte" else hi
+                clauses = [{"$and": [clauses[0], {field: {"$ne": edge}}]}]
+        # Chroma leaves bools out of numeric ranges; Python counts them as 0 and 1.
+        bools = [b for b in (True, False) if _RANGE_FUNCS[op](int(b), value)]
+        if bools:
+            clauses.append({field: {"$eq": bools[0]} if len(bools) == 1 else {"$in": bools}})
+        return _chroma_join("$or", clauses)
+    positive = op in ("$eq", "$in")
+    list_op = "$in" if positive else "$nin"
+    groups = _chroma_equal_values(value)
+    return _chroma_join(
+        "$or" if positive else "$and",
+        [_chroma_values(field, list_op, group) for group in groups.values()],
+    )
+
+
 def _chroma_join(kind: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     flat: list[dict[str, Any]] = []
     for item in items:
         flat.extend(item[kind] if set(item) == {kind} else [item])
     return flat[0] if len(flat) == 1 else {kind: flat}
-
-
-def _chroma_cmp(node: _Cmp) -> dict[str, Any]:
-    field, op = node.field, node.op
-    if op in _RANGE_OPS:
-        clause: dict[str, Any] = {field: {op: node.value}}
-        # Chroma leaves bools out of numeric ranges; Python counts them as 0 and 1.
-        bools = [b for b in (True, False) if _RANGE_FUNCS[op](int(b), node.value)]
-        if not bools:
-            return clause
-        extra = {field: {"$eq": bools[0]}} if len(bools) == 1 else {field: {"$in": bools}}
-        return {"$or": [clause, extra]}
-    positive = op in ("$eq", "$in")
-    groups = _chroma_equal_values(node.value)
-    clauses: list[dict[str, Any]] = []
-    for group in groups.values():
-        if len(group) == 1:
-            clauses.append({field: {"$eq" if positive else "$ne": group[0]}})
-        else:
-            clauses.append({field: {"$in" if positive else "$nin": list(group)}})
-    return _chroma_join("$or" if positive else "$and", clauses)
 
 
 def _leaves(node: _Node) -> Iterator[_Node]:
@@ -586,11 +626,12 @@ class _MilvusCompiler:
         return f"({key} is null or {inner})"
 
     def text(self, node: _Text) -> str:
-        needle = node.needle
+        needle, field = node.needle, self.text_field
+        wildcard = "%" in needle or "_" in needle
         if self.reads_json:
             # Milvus Lite evaluates expressions that read JSON row by row, where LIKE has
             # no escape character: '%' and '_' are always wildcards, '\' is literal.
-            if "%" in needle or "_" in needle:
+            if wildcard:
                 msg = (
                     f"'$contains' text {_show(needle)} holds '%' or '_', which Milvus Lite "
                     "cannot match literally in a filter that also has metadata conditions "
@@ -599,10 +640,20 @@ class _MilvusCompiler:
                     "(e.g. with langchain_embedkit.vectorstores.filters.matches)."
                 )
                 raise ValueError(msg)
-            pattern = needle
+            like = f"{field} like {milvus_literal('%' + needle + '%')}"
+        elif "\\" in needle and not wildcard:
+            # Otherwise pyarrow answers '%...%' with a substring search that skips unescaping
+            # ('%a\\\\b%' looks for two backslashes); a '_' sends it to its regex path.
+            # Contains s <=> text == s, or s has a character before it, or one after it.
+            pattern = needle.replace("\\", "\\\\")
+            like = (
+                f"({field} == {milvus_literal(needle)} or "
+                f"{field} like {milvus_literal('_%' + pattern + '%')} or "
+                f"{field} like {milvus_literal('%' + pattern + '%_')})"
+            )
         else:
             pattern = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"{self.text_field} like {milvus_literal('%' + pattern + '%')}"
+            like = f"{field} like {milvus_literal('%' + pattern + '%')}"
         return f"not ({like})" if node.negate else like
 
     def node(self, node: _Node, top: bool = False) -> str:

@@ -210,7 +210,28 @@ def test_predicate_is_reusable_and_pure() -> None:
             None,
         ),
         ({"n": 1}, {"$or": [{"n": {"$eq": 1}}, {"n": {"$eq": True}}]}, None),
-        ({"n": 2.5}, {"n": {"$eq": 2.5}}, None),
+        ({"n": 2.0}, {"n": {"$eq": 2.0}}, None),
+        # Chroma truncates a fractional float operand when it meets a stored int
+        # (0.5 == 0 there), so the neighbouring integers are settled explicitly.
+        ({"n": 2.5}, {"$and": [{"n": {"$eq": 2.5}}, {"n": {"$nin": [2, 3]}}]}, None),
+        ({"n": {"$ne": -0.5}}, {"$or": [{"n": {"$ne": -0.5}}, {"n": {"$in": [-1, 0]}}]}, None),
+        ({"n": {"$gt": 2.5}}, {"$or": [{"n": {"$gt": 2.5}}, {"n": {"$eq": 3}}]}, None),
+        ({"n": {"$gte": 2.5}}, {"$and": [{"n": {"$gte": 2.5}}, {"n": {"$ne": 2}}]}, None),
+        (
+            {"n": {"$lt": -0.5}},
+            {"$or": [{"n": {"$lt": -0.5}}, {"n": {"$eq": -1}}]},
+            None,
+        ),
+        (
+            {"n": {"$lte": 1.5}},
+            {
+                "$or": [
+                    {"$and": [{"n": {"$lte": 1.5}}, {"n": {"$ne": 2}}]},
+                    {"n": {"$in": [True, False]}},
+                ]
+            },
+            None,
+        ),
         ({"n": False}, {"$or": [{"n": {"$eq": False}}, {"n": {"$eq": 0}}]}, None),
         ({"n": {"$ne": 0}}, {"$and": [{"n": {"$ne": 0}}, {"n": {"$ne": False}}]}, None),
         (
@@ -220,7 +241,7 @@ def test_predicate_is_reusable_and_pure() -> None:
                     {"n": {"$in": [1, 2]}},
                     {"n": {"$eq": True}},
                     {"n": {"$in": ["x", "y"]}},
-                    {"n": {"$eq": 2.5}},
+                    {"$and": [{"n": {"$eq": 2.5}}, {"n": {"$nin": [2, 3]}}]},
                 ]
             },
             None,
@@ -327,7 +348,11 @@ def test_chroma_hostile_strings_pass_through_unchanged() -> None:
         ({"$contains": "向量"}, 'text like "%向量%"'),
         ({"$contains": "50%"}, 'text like "%50\\\\%%"'),
         ({"$contains": "a_b"}, 'text like "%a\\\\_b%"'),
-        ({"$contains": "C:\\dir"}, 'text like "%C:\\\\\\\\dir%"'),
+        (
+            {"$contains": "C:\\dir"},
+            '(text == "C:\\\\dir" or text like "_%C:\\\\\\\\dir%" or text like "%C:\\\\\\\\dir%_")',
+        ),
+        ({"$contains": "C:\\d_r"}, 'text like "%C:\\\\\\\\d\\\\_r%"'),
         ({"$not": {"$contains": "x"}}, 'not (text like "%x%")'),
         # Next to a JSON condition Milvus Lite evaluates LIKE without escapes: '\' is literal.
         ({"a": 1, "$contains": "C:\\dir"}, 'metadata["a"] == 1 and text like "%C:\\\\dir%"'),
@@ -382,8 +407,13 @@ def test_hostile_value_stays_one_comparison(value: str) -> None:
     tree = parse_expr(to_milvus({"a": value}))
     assert type(tree).__name__ == "CmpOp"
     assert tree.right.value == value  # type: ignore[attr-defined]
-    tree = parse_expr(to_milvus({"$contains": value or "x"}))
-    assert type(tree).__name__ == "LikeOp"
+    needle = value or "x"
+    tree = parse_expr(to_milvus({"$contains": needle}))
+    if "\\" in needle and "%" not in needle and "_" not in needle:
+        assert [type(t).__name__ for t in tree.operands] == ["CmpOp", "LikeOp", "LikeOp"]  # type: ignore[attr-defined]
+        assert tree.operands[0].right.value == needle  # type: ignore[attr-defined]
+    else:
+        assert type(tree).__name__ == "LikeOp"
 
 
 def test_milvus_literal_scalars() -> None:
