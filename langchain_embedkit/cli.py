@@ -291,17 +291,23 @@ class Session:
             return {"format_version": 1, "files": {}}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
+                raise ValueError("not a manifest object")
         except (OSError, ValueError) as exc:
             msg = f"Cannot read {path} ({exc}); delete it and run `embedkit ingest` again."
             raise CLIError(msg) from exc
-        built = data.get("embeddings")
+        return data
+
+    def check_embeddings(self) -> None:
+        """Refuse to mix vectors of two models in one collection."""
+        self.store  # noqa: B018 - opening the store reads the manifest
+        built = self.manifest.get("embeddings")
         if built and built != self.spec:
             msg = (
                 f"Collection '{self.collection}' ({self.location}) was built with --embeddings "
                 f"{built}, not {self.spec}; pass --embeddings {built} or another --collection."
             )
             raise CLIError(msg, 2)
-        return data if isinstance(data, dict) else {"format_version": 1, "files": {}}
 
     def save_state(self) -> None:
         if self.local is None and self.sparse.is_fitted:  # servers: the store keeps no state
@@ -313,12 +319,13 @@ class Session:
         os.replace(tmp, path)
 
     def require_documents(self, mode: str) -> None:
-        if self.store.count() == 0:
+        if not self.exists() or self.store.count() == 0:
             msg = (
                 f"Collection '{self.collection}' ({self.location}) is empty; run "
                 "`embedkit ingest PATH` first (or pass the --uri/--collection you used then)."
             )
             raise CLIError(msg)
+        self.check_embeddings()
         if mode != "dense" and not self.sparse.is_fitted:
             msg = (
                 f"Collection '{self.collection}' has no BM25 statistics ({self.state_path} is "
@@ -398,7 +405,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         msg = f"Nothing to ingest: every file under {' '.join(args.paths)} was skipped."
         raise CLIError(msg)
     read_s = time.perf_counter() - start
-    counts = _ingest(session, batches, chunk_size=size, chunk_overlap=overlap)
+    folders = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
+    counts = _ingest(
+        session, batches, chunk_size=size, chunk_overlap=overlap, deleted_under=folders
+    )
     total = session.store.count()
     session.close()
     print(
@@ -419,33 +429,46 @@ def _ingest(
     *,
     chunk_size: int,
     chunk_overlap: int,
+    deleted_under: Sequence[Any] = (),
 ) -> dict[str, int]:
-    """Write new and changed chunks, drop chunks a file no longer has; returns counts."""
+    """Write new and changed chunks, drop chunks a file no longer has and the chunks of
+    files deleted from the folders in ``deleted_under``; returns counts."""
+    from pathlib import Path
+
     chunks: dict[str, Document] = {}
     for _, file_chunks in batches.values():
         for chunk in file_chunks:
             chunks[str(chunk.id)] = chunk  # a repeated id: the last one wins
     store = session.store
+    session.check_embeddings()
     ids = list(chunks)
     existing: dict[str, Document] = {}
     for offset in range(0, len(ids), 1000):
         existing.update((str(d.id), d) for d in store.get_by_ids(ids[offset : offset + 1000]))
-    changed = [
+    changed = {
         key
         for key in ids
         if key in existing
         and (existing[key].page_content, existing[key].metadata)
         != (chunks[key].page_content, chunks[key].metadata)
-    ]
+    }
     files = session.manifest.setdefault("files", {})
     stale: set[str] = set()
+    for key in list(files):
+        path = Path(key)
+        if (
+            key not in batches
+            and not path.exists()
+            and any(f in path.parents for f in deleted_under)
+        ):
+            stale.update(i for i in files.pop(key).get("ids", []) if i not in chunks)
     for key, (source, file_chunks) in batches.items():
         stale.update(i for i in files.get(key, {}).get("ids", []) if i not in chunks)
         files[key] = {"source": source, "ids": [str(c.id) for c in file_chunks]}
     # Changed chunks are deleted and written as new ones: the store teaches BM25 the words
     # of new documents only, and an edited chunk may bring new words.
     if stale or changed:
-        store.delete(ids=sorted(stale) + changed)
+        store.delete(ids=sorted(stale | changed))
     to_write = [chunks[key] for key in ids if key not in existing or key in changed]
     if to_write:
         start = time.perf_counter()
@@ -628,11 +651,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if not session.exists():
         rows.append(("chunks", "0 (nothing ingested yet: run `embedkit ingest PATH`)"))
     else:
-        manifest = session.store and session.manifest
+        count = session.store.count()  # opening the store reads the manifest
+        manifest = session.manifest
         dim = manifest.get("dimension")
         sparse = session.sparse
         rows += [
-            ("chunks", str(session.store.count())),
+            ("chunks", str(count)),
             ("files", str(len(manifest.get("files", {})))),
             ("embeddings", manifest.get("embeddings", session.spec) + f" ({dim or '?'} dims)"),
             (
@@ -652,7 +676,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import statistics
     import tempfile
+    from collections import Counter
 
     from langchain_embedkit import loaders
 
@@ -662,43 +688,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         args.uri, args.host = os.path.join(tmp, "demo.db"), None
         args.persist_directory, args.collection = os.path.join(tmp, "chroma"), "demo"
         session = Session(args)
-        print(f"embedkit demo: {session.location} (temporary), embeddings '{args.embeddings}'")
-        print("plus BM25, hybrid search with reciprocal rank fusion\n")
         dim = len(session.model().embed_query("warm-up"))
-        print(f"Embedding dimension: {dim} (model loaded in {session.timings['model load']:.1f} s)")
+        model = "all-MiniLM-L6-v2, packaged" if args.embeddings == "default" else args.embeddings
+        print("embedkit demo: ingest -> hybrid search, no server, no key\n")
+        print(f"store:       {session.location} (temporary)")
+        print(f"embeddings:  {model}; dimension {dim}")
+        print("sparse:      BM25 (jieba for Chinese), fitted while ingesting")
+        print("fusion:      reciprocal rank fusion of the dense and BM25 rankings")
         start = time.perf_counter()
         chunks = loaders.split_documents(loaders.load_sample_corpus())
-        path = loaders.sample_corpus_path().as_posix()
         counts = _ingest(
             session,
-            {path: ("sample corpus", chunks)},
+            {loaders.sample_corpus_path().as_posix(): ("sample corpus", chunks)},
             chunk_size=loaders.DEFAULT_CHUNK_SIZE,
             chunk_overlap=loaders.DEFAULT_CHUNK_OVERLAP,
         )
-        langs: dict[str, int] = {}
-        for chunk in chunks:
-            langs[str(chunk.metadata.get("lang"))] = (
-                langs.get(str(chunk.metadata.get("lang")), 0) + 1
-            )
+        ingest_s = time.perf_counter() - start
+        langs = Counter(str(chunk.metadata.get("lang")) for chunk in chunks)
         mix = ", ".join(f"{n} {lang}" for lang, n in sorted(langs.items()))
-        print(
-            f"Ingested {counts['chunks']} passages ({mix}) in "
-            f"{time.perf_counter() - start:.1f} s; the collection holds {session.store.count()}."
-        )
+        print(f"ingested:    {counts['chunks']} passages ({mix}) in {ingest_s:.1f} s")
+        latencies = []
         for query in DEMO_QUERIES:
             results, elapsed = _retrieve(session, query, "hybrid", k, None, None)
+            latencies.append(elapsed * 1000)
             print(f"\nQuery: {query}   (hybrid, {elapsed * 1000:.0f} ms)")
             print(_results_table(results))
         session.close()
     print(
-        "\nNote: all-MiniLM-L6-v2 is an English model (its tokenizer turns most Chinese "
-        "characters into [UNK]),\nso Chinese matches come from the BM25 side (jieba). For "
-        "Chinese text use --embeddings bge:PATH (bge-small-zh) or qwen3:PATH."
+        "\nall-MiniLM-L6-v2 is an English model (its tokenizer turns most Chinese characters "
+        "into [UNK]):\nChinese matches come from BM25. For Chinese text use --embeddings "
+        "bge:PATH (bge-small-zh) or qwen3:PATH."
     )
-    print(
-        f"\nDone in {time.perf_counter() - begin:.1f} s. On your own files: "
-        '`embedkit ingest DOCS/` then `embedkit search "..."`.'
-    )
+    total = time.perf_counter() - begin
+    timings = {"model load": session.timings["model load"], "ingest": ingest_s, "total": total}
+    print(f"\n{_timing_line(timings)}; query median {statistics.median(latencies):.0f} ms")
+    print('Next: `embedkit ingest DOCS/`, then `embedkit search "..."` or `embedkit ask "..."`.')
     return 0
 
 

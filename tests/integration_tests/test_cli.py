@@ -330,7 +330,7 @@ def test_ask_with_a_loopback_chat_server(
     assert_clean_error(down, "Cannot reach the chat endpoint http://127.0.0.1:9/v1")
 
 
-def test_edited_file_replaces_its_chunks(workdir: Path, ingested: Any) -> None:
+def test_edited_and_deleted_files_replace_their_chunks(workdir: Path, ingested: Any) -> None:
     before = holds(ingested[0])
     note = workdir / "docs" / "notes" / "long.md"
     old = split_documents(load_file(note))
@@ -342,3 +342,62 @@ def test_edited_file_replaces_its_chunks(workdir: Path, ingested: Any) -> None:
     assert len(old) > 2
     assert f"1 chunks, 1 new, 0 updated, 0 unchanged, {len(old)} removed" in result.stdout
     assert holds(result) == before - len(old) + 1
+    # A file deleted from an ingested folder loses its chunks on the next run.
+    (workdir / "docs" / "notes" / "zh.txt").unlink()
+    again = embedkit("ingest", "docs", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert "0 new, 0 updated" in again.stdout and ", 1 removed." in again.stdout
+    assert holds(again) == holds(result) - 1
+
+
+# ------------------------------------------------------------- in-process, no model
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "expected"),
+    [
+        ({"OPENAI_API_KEY": KEY}, {}, (None, "gpt-4o-mini", KEY)),
+        (
+            {"DASHSCOPE_API_KEY": "ds-key"},
+            {},
+            ("https://dashscope.aliyuncs.com/compatible-mode/v1", "qwen-plus", "ds-key"),
+        ),
+        (
+            {"OPENAI_BASE_URL": "http://localhost:11434/v1", "EMBEDKIT_CHAT_MODEL": "qwen2.5"},
+            {},
+            ("http://localhost:11434/v1", "qwen2.5", "not-needed"),
+        ),
+        (
+            {"OPENAI_API_KEY": KEY, "EMBEDKIT_CHAT_MODEL": "env-model"},
+            {"base_url": "http://127.0.0.1:8000/v1", "model": "flag-model"},
+            ("http://127.0.0.1:8000/v1", "flag-model", KEY),
+        ),
+    ],
+)
+def test_chat_endpoint_resolution(
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    flags: dict[str, str],
+    expected: tuple[str | None, str, str],
+) -> None:
+    import argparse
+
+    from langchain_embedkit.cli import _chat_settings
+
+    for name in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "OPENAI_BASE_URL", "EMBEDKIT_CHAT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = argparse.Namespace(base_url=flags.get("base_url"), model=flags.get("model"))
+    chat = _chat_settings(args)
+    assert (chat["base_url"], chat["model"], chat["api_key"]) == expected
+
+
+def test_table_aligns_chinese_by_display_width() -> None:
+    from langchain_embedkit.cli import format_table
+
+    table = format_table(["id", "text"], [["zh", "向量检索"], ["en", "vector search"]])
+    lines = table.splitlines()
+    assert lines[2] == "zh  向量检索"
+    assert lines[3] == "en  vector search"
+    assert lines[1] == "--  -------------"
