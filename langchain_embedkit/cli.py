@@ -715,9 +715,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(_results_table(results))
         session.close()
     print(
-        "\nall-MiniLM-L6-v2 is an English model (its tokenizer turns most Chinese characters "
-        "into [UNK]):\nChinese matches come from BM25. For Chinese text use --embeddings "
-        "bge:PATH (bge-small-zh) or qwen3:PATH."
+        "\nall-MiniLM-L6-v2 is an English model: its tokenizer turns most Chinese characters "
+        "into [UNK],\nso on Chinese its dense ranking is close to noise and only BM25 (jieba) "
+        "carries the match.\nFor Chinese text use --embeddings bge:PATH (bge-small-zh-v1.5) "
+        "or qwen3:PATH, or search with --mode sparse."
     )
     total = time.perf_counter() - begin
     timings = {"model load": session.timings["model load"], "ingest": ingest_s, "total": total}

@@ -183,6 +183,20 @@ def test_eval_is_registered_and_runs_on_a_tiny_beir_folder(tmp_path: Path) -> No
     assert "sparse" in result.stdout and "1.000" in result.stdout
 
 
+def test_demo_runs_end_to_end_without_a_key_or_a_server(tmp_path: Path) -> None:
+    result = embedkit("demo", "--k", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "dimension 384" in out
+    assert "43 passages (25 en, 18 zh)" in out
+    blocks = out.split("Query: ")[1:]
+    assert len(blocks) == 4
+    assert blocks[0].startswith("Who started AI research?") and "ai-en-01" in blocks[0]
+    assert blocks[3].startswith("什么是检索增强生成？") and "rag-zh-01" in blocks[3]
+    assert "Time: model load" in out and "query median" in out
+    assert list(tmp_path.iterdir()) == []  # everything lived in a temporary folder
+
+
 # ------------------------------------------------------------ the store, ingested once
 
 
