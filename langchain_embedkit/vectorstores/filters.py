@@ -1,61 +1,52 @@
 """One metadata filter language for every backend, compiled to Chroma and Milvus Lite.
 
-A filter is a plain dict, the one LangChain users already write for Chroma:
+A filter is the dict LangChain users already write for Chroma: ``{"source": "a.md"}``
+(shorthand for ``{"source": {"$eq": "a.md"}}``); ``$eq $ne $gt $gte $lt $lte`` take one
+value, ``$in $nin`` a non-empty list; several operators on one field, or several keys in
+one dict, mean AND; ``{"$and": [...]}``, ``{"$or": [...]}``, ``{"$not": {...}}``; and
+``{"$contains": "text"}`` is a case-sensitive substring of the document text. Values are
+``str``, ``int``, ``float`` (finite) and ``bool``; range operators take numbers. Field names
+start with a letter, digit or ``_`` and hold letters (``作者`` too), digits, spaces and
+``_ - . :``, at most 256 characters.
 
-* ``{"source": "a.md"}`` is shorthand for ``{"source": {"$eq": "a.md"}}``;
-* ``{"year": {"$gte": 2020, "$lt": 2024}}``: several operators on one field mean AND;
-* ``$eq $ne $gt $gte $lt $lte`` take one value, ``$in $nin`` a non-empty list;
-* ``{"$and": [...]}``, ``{"$or": [...]}``, ``{"$not": {...}}``; several keys in one dict
-  mean AND;
-* ``{"$contains": "text"}`` matches the document text (a case-sensitive substring).
-
-Values are ``str``, ``int``, ``float`` (finite) and ``bool``; range operators take numbers.
-Field names start with a letter, digit or ``_`` and hold letters, digits, spaces and
-``_ - . :`` (Unicode letters such as ``作者`` included), at most 256 characters.
-
-Semantics (one definition; :func:`matches` implements it, :func:`to_chroma` and
-:func:`to_milvus` compile to it, and the test suite checks both engines against it):
+Semantics, the one definition that :func:`matches` implements and both compilers produce
+(the test suite checks each engine against :func:`matches`):
 
 * A field is *missing* when the key is absent or its value is ``None``.
-* Values compare as Python compares them: numbers compare by value across ``int``,
-  ``float`` and ``bool`` (``1 == 1.0 == True``, ``0 == False``), a string equals only the
-  same string (``"5" != 5``). Milvus Lite 3.x compares JSON values exactly this way and
-  cannot tell ``True`` from ``1``, so Chroma, which can, is given both.
-* ``$eq`` and ``$in`` never match a missing field. ``$ne`` and ``$nin`` are their exact
-  complements, so they *do* match documents that lack the field (as in Chroma and MongoDB).
-* ``$gt $gte $lt $lte`` match only when the field holds a number (``bool`` counts as 0 or 1);
-  a missing field or a string never matches.
-* ``$not`` flips the conditions beneath it: ``$eq``/``$ne``, ``$in``/``$nin``,
-  ``$gt``/``$lte``, ``$gte``/``$lt``, ``$contains``/not-contains, ``$and``/``$or``
-  (De Morgan). It is the exact complement except on range conditions:
-  ``{"$not": {"n": {"$gt": 5}}}`` means ``{"n": {"$lte": 5}}``, which, like every range
-  condition, needs ``n`` to be a number. Neither engine can express "missing or not a
-  number", so negation never turns those into matches.
+* Values compare as in Python: numbers by value across ``int``, ``float`` and ``bool``
+  (``1 == 1.0 == True``, ``0 == False``); a string equals only the same string (``"5" != 5``).
+  Milvus Lite 3.x compares JSON values this way and cannot tell ``True`` from ``1``.
+* ``$eq`` and ``$in`` never match a missing field; ``$ne`` and ``$nin`` are their exact
+  complements, so they match documents that lack the field (as Chroma and MongoDB do).
+* ``$gt $gte $lt $lte`` match only a number (``bool`` counts as 0 or 1), never a missing
+  field or a string.
+* ``$not`` flips what it wraps: ``$eq``/``$ne``, ``$in``/``$nin``, ``$gt``/``$lte``,
+  ``$gte``/``$lt``, ``$contains``/not-contains, ``$and``/``$or`` (De Morgan). That is the
+  exact complement except for ranges: ``{"$not": {"n": {"$gt": 5}}}`` means
+  ``{"n": {"$lte": 5}}``, which still needs a number, since neither engine can express
+  "missing or not a number".
 
-Compilation, measured on chromadb 1.5 and milvus-lite 3.2:
+Compilation (measured on chromadb 1.5.9 and milvus-lite 3.2.2):
 
-* Chroma: metadata conditions go to ``where``; top-level ``$contains`` conditions go to
-  ``where_document``. A ``$contains`` nested in an ``$or`` or ``$not`` together with
-  metadata conditions becomes ``{"#document": {"$contains": ...}}`` inside ``where`` (pass
-  ``document_in_where=False`` for servers that lack it: such filters then raise).
-  ``$ne``/``$nin`` are Chroma's natively; ``True``/``False`` are added next to ``1``/``0``.
-  Chroma truncates a fractional float operand when it meets a stored int (``0.5 == 0``
-  there), so the integers on either side of such a value are settled explicitly. Its text
-  index stops reading at a NUL character, so ``$contains`` refuses NUL (keep NUL out of
+* Chroma: metadata conditions go to ``where``, top-level ``$contains`` to
+  ``where_document``; a ``$contains`` under ``$or``/``$not`` next to metadata conditions
+  becomes ``{"#document": {"$contains": ...}}`` inside ``where`` (``document_in_where=False``
+  refuses that instead, for servers without it). ``True``/``False`` are added next to
+  ``1``/``0``. Chroma truncates a fractional float operand when it meets a stored int
+  (``0.5 == 0`` there), so the integers on either side of it are settled explicitly. Its
+  text index stops at a NUL character, so ``$contains`` refuses NUL (keep NUL out of
   document text too).
-* Milvus: conditions become expressions on ``metadata["field"]`` with every string quoted
-  and escaped, so ``x" or 1==1 or "`` is matched literally. ``$in`` becomes a chain of
-  ``==`` (Milvus Lite 3.x has no ``in`` on JSON paths) and ``$ne``/``$nin`` add
-  ``metadata["field"] is null or`` since missing keys compare as null there.
-  ``$contains`` becomes ``text like "%...%"``. Milvus Lite 3.x honours ``\\%``, ``\\_``
-  and ``\\\\`` in LIKE only when the expression reads no JSON field; once metadata is in the
-  expression it treats ``%`` and ``_`` as wildcards with no escape, so such a filter with a
-  ``%`` or ``_`` in its ``$contains`` text raises instead of matching too much. A text
-  with a backslash (and no ``%``/``_``) is spelled ``(text == s or text like "_%s%" or
-  text like "%s%_")``: pyarrow answers a bare ``"%s%"`` by a substring search that skips
-  unescaping. The
-  Milvus server and milvus-lite 2.5 differ (bools apart from numbers, no ``is null`` on
-  JSON keys, ``$ne`` true on missing keys): these expressions are for Milvus Lite 3.x.
+* Milvus: conditions on ``metadata["field"]``, every string quoted and escaped, so
+  ``x" or 1==1 or "`` matches literally. ``$in`` becomes ``==`` chains (no ``in`` on JSON
+  paths in Milvus Lite 3.x); ``$ne``/``$nin`` add ``is null or`` since missing keys compare
+  as null there. ``$contains`` becomes ``text like "%...%"`` with ``\\%``, ``\\_`` and
+  ``\\\\`` escaped. Milvus Lite honours those escapes only when the expression reads no JSON;
+  with metadata conditions beside it ``%`` and ``_`` are bare wildcards, so such a filter
+  raises instead of matching too much. A text with a backslash (no ``%``/``_``) is spelled
+  ``(text == s or text like "_%s%" or text like "%s%_")`` because pyarrow answers a bare
+  ``"%s%"`` by a substring search that skips unescaping. The Milvus server and milvus-lite
+  2.5 differ (bools apart from numbers, no ``is null`` on JSON keys): these expressions
+  are for Milvus Lite 3.x.
 
 Integers beyond 2**53 compared with floats may round differently between engines.
 
@@ -407,7 +398,8 @@ def to_predicate(filter: Filter | None) -> Callable[[Mapping[str, Any], str], bo
     if node is None:
         return lambda metadata, text: True
     compiled = node
-    return lambda metadata, text: _eval(compiled, metadata, text)
+    # A document stored without metadata or text is read as empty, not as an error.
+    return lambda metadata, text: _eval(compiled, metadata or {}, text or "")
 
 
 def matches(filter: Filter | None, metadata: Mapping[str, Any], text: str) -> bool:

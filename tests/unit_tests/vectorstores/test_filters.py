@@ -195,6 +195,9 @@ def test_predicate_is_reusable_and_pure() -> None:
     assert [keep(m, "") for m in ({"lang": "zh"}, {"lang": "fr"}, {})] == [True, False, False]
     assert filter == {"lang": {"$in": ["zh", "en"]}}
     assert to_predicate(None)({}, "") is True
+    # Rows stored without metadata or text read as empty.
+    assert to_predicate({"lang": {"$ne": "en"}})(None, None) is True  # type: ignore[arg-type]
+    assert to_predicate({"$contains": "x"})(None, None) is False  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- Chroma
