@@ -98,15 +98,16 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
         512
     """
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     model: str = _DEFAULT_MODEL["openai"]
     """Model name, e.g. ``text-embedding-3-small`` or ``text-embedding-v4``. Defaults to
     ``text-embedding-v4`` where DashScope defaults apply."""
 
     api_key: SecretStr | None = None
-    """API key; defaults to ``OPENAI_API_KEY`` or ``DASHSCOPE_API_KEY``. Optional for a
-    self-hosted ``base_url``. Never shown in repr, logs or errors."""
+    """API key; defaults to ``DASHSCOPE_API_KEY`` where DashScope defaults apply, else
+    ``OPENAI_API_KEY``. Optional for a self-hosted ``base_url``. Never shown in repr, logs or
+    errors."""
 
     base_url: str | None = None
     """API root ending in ``/v1`` (the client adds ``/embeddings``); defaults to
@@ -164,12 +165,9 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
             else:
                 data["base_url"] = _env("OPENAI_BASE_URL") or OPENAI_BASE_URL
         if not has_key:
-            first, second = (
-                ("DASHSCOPE_API_KEY", "OPENAI_API_KEY")
-                if provider == "dashscope"
-                else ("OPENAI_API_KEY", "DASHSCOPE_API_KEY")
-            )
-            key = _env(first) or _env(second)
+            # Each provider reads only its own variable, so a key is never sent to the
+            # other provider's (or a self-hosted) server.
+            key = _env(_KEY_ENV[provider])
             if key is not None:
                 data["api_key"] = key
         if not data.get("batch_size"):

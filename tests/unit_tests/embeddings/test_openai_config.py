@@ -51,6 +51,18 @@ def test_dashscope_model_name_picks_dashscope_defaults(monkeypatch: pytest.Monke
     assert emb.batch_size == 10
 
 
+def test_a_key_is_never_sent_to_the_other_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    with pytest.raises(ValueError, match="DASHSCOPE_API_KEY"):
+        OpenAICompatibleEmbeddings(model="text-embedding-v4")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("DASHSCOPE_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://vllm.internal:8000/v1")
+    emb = OpenAICompatibleEmbeddings(model="BAAI/bge-m3")
+    assert emb.base_url == "http://vllm.internal:8000/v1"
+    assert emb.api_key is None
+
+
 def test_both_keys_and_openai_model_stay_openai(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     monkeypatch.setenv("DASHSCOPE_API_KEY", SECRET)
