@@ -462,13 +462,17 @@ def main() -> int:
     print(f"versions: {versions}; {os.cpu_count()} CPUs", flush=True)
     rows: list[dict] = []
     engines = [e for e in args.engines.split(",") if e]
-    for engine in engines:
-        run_engine(
-            engine, synthetic(args.n, args.dim, args.queries), f"{args.n // 1000}k", args, rows
-        )
+    runs = [(e, "synthetic") for e in engines]
     if not args.smoke and (args.data / "corpus.jsonl").exists():
-        for engine in engines:
-            run_engine(engine, beir(args.data, args.dim, args.queries), "scifact", args, rows)
+        runs += [(e, "scifact") for e in engines]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for engine, source in runs:
+        if source == "synthetic":
+            data, label = synthetic(args.n, args.dim, args.queries), f"{args.n // 1000}k"
+        else:
+            data, label = beir(args.data, args.dim, args.queries), "scifact"
+        run_engine(engine, data, label, args, rows)
+        args.out.write_text(json.dumps(rows, indent=2))  # kept after each part of a long run
     print("\n| metric | ours | peer | peer name | ratio | goal | unit |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -476,8 +480,6 @@ def main() -> int:
             f"| {r['metric']} | {r['ours']} | {r['peer']} | {r['peer_name']} | {r['ratio']} "
             f"| {r['goal']} | {r['unit']} |"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
     print(f"\nwrote {args.out}")
     return 0
 
