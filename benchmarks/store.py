@@ -445,6 +445,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--engines", default="milvus,chroma")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--parts", default="synthetic,scifact", help="which data sets to run")
     parser.add_argument("--no-peers", action="store_true", help="skip the LangChain stores")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -462,8 +463,9 @@ def main() -> int:
     print(f"versions: {versions}; {os.cpu_count()} CPUs", flush=True)
     rows: list[dict] = []
     engines = [e for e in args.engines.split(",") if e]
-    runs = [(e, "synthetic") for e in engines]
-    if not args.smoke and (args.data / "corpus.jsonl").exists():
+    parts = args.parts.split(",")
+    runs = [(e, "synthetic") for e in engines if "synthetic" in parts]
+    if not args.smoke and "scifact" in parts and (args.data / "corpus.jsonl").exists():
         runs += [(e, "scifact") for e in engines]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for engine, source in runs:
