@@ -166,10 +166,10 @@ def milvus_raw_collection(uri: str, dim: int) -> Any:
     return client
 
 
-def milvus_raw_ingest(client: Any, data: dict[str, Any], batch: int) -> None:
+def milvus_raw_ingest(client: Any, data: dict[str, Any], batch: int, part: slice) -> None:
     texts, metas, x = data["texts"], data["metas"], data["x"]
-    for s in range(0, len(texts), batch):
-        vectors = x[s : s + batch].tolist()
+    for s in range(part.start, part.stop, batch):
+        vectors = x[s : min(s + batch, part.stop)].tolist()
         rows = [
             {"id": str(s + i), "text": texts[s + i], "metadata": metas[s + i], "dense": v}
             for i, v in enumerate(vectors)
@@ -178,15 +178,16 @@ def milvus_raw_ingest(client: Any, data: dict[str, Any], batch: int) -> None:
     client.flush("raw")  # Milvus Lite 3 searches unflushed rows ~10x slower
 
 
-def chroma_raw_ingest(collection: Any, client: Any, data: dict[str, Any]) -> None:
+def chroma_raw_ingest(collection: Any, client: Any, data: dict[str, Any], part: slice) -> None:
     step = client.get_max_batch_size()
     texts, metas, x = data["texts"], data["metas"], data["x"]
-    for s in range(0, len(texts), step):
+    for s in range(part.start, part.stop, step):
+        e = min(s + step, part.stop)
         collection.add(
-            ids=[str(i) for i in range(s, min(s + step, len(texts)))],
-            embeddings=x[s : s + step].tolist(),
-            documents=texts[s : s + step],
-            metadatas=metas[s : s + step],
+            ids=[str(i) for i in range(s, e)],
+            embeddings=x[s:e].tolist(),
+            documents=texts[s:e],
+            metadatas=metas[s:e],
         )
 
 
@@ -287,22 +288,36 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
     vector_bytes = float(x.nbytes)
     print(f"\n[{label}] {engine}: {n} x {dim}", flush=True)
 
-    # ingest, raw client first, then ours, then the LangChain partner store; connections and
-    # collections are opened before the clock starts, so only the writes are timed
+    # ingest: raw client and ours interleaved part by part (so both see the same machine
+    # load), then the LangChain partner store; connections and collections are opened before
+    # the clock starts, so only the writes are timed. RSS growth is summed over the parts.
     mem: dict[str, dict[str, float]] = {"raw": {}, "ours": {}, "peer": {}}
     if engine == "milvus":
         raw = milvus_raw_collection(str(tmp / "raw.db"), dim)
-        with peak_rss_growth(mem["raw"]):
-            t_raw, _ = timed(lambda: milvus_raw_ingest(raw, data, 1000))
     else:
         raw = chroma_client().create_collection(
             "raw", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
-        with peak_rss_growth(mem["raw"]):
-            t_raw, _ = timed(lambda: chroma_raw_ingest(raw, chroma_client(), data))
     store = ours(engine, str(tmp / "ours.db"), emb, None, "ours")
-    with peak_rss_growth(mem["ours"]):
-        t_ours, _ = timed(lambda: store.add_texts(data["texts"], data["metas"]))
+    t_raw = t_ours = growth_raw = growth_ours = 0.0
+    step = -(-n // args.parts_ingest)
+    for start in range(0, n, step):
+        part = slice(start, min(n, start + step))
+        if engine == "milvus":
+            with peak_rss_growth(mem["raw"]):
+                t, _ = timed(lambda: milvus_raw_ingest(raw, data, 1000, part))  # noqa: B023
+        else:
+            with peak_rss_growth(mem["raw"]):
+                t, _ = timed(lambda: chroma_raw_ingest(raw, chroma_client(), data, part))  # noqa: B023
+        t_raw += t
+        growth_raw += mem["raw"]["growth"]
+        with peak_rss_growth(mem["ours"]):
+            t, _ = timed(
+                lambda: store.add_texts(data["texts"][part], data["metas"][part])  # noqa: B023
+            )
+        t_ours += t
+        growth_ours += mem["ours"]["growth"]
+    mem["raw"]["growth"], mem["ours"]["growth"] = growth_raw, growth_ours
     peer = None
     if not args.no_peers:
         with peak_rss_growth(mem["peer"]):
@@ -446,11 +461,12 @@ def main() -> int:
     parser.add_argument("--engines", default="milvus,chroma")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--parts", default="synthetic,scifact", help="which data sets to run")
+    parser.add_argument("--parts-ingest", type=int, default=10, help="interleaved ingest parts")
     parser.add_argument("--no-peers", action="store_true", help="skip the LangChain stores")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.smoke:
-        args.n, args.queries = 2000, 20
+        args.n, args.queries, args.parts_ingest = 2000, 20, 2
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import importlib.metadata as md
 
