@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,6 +39,7 @@ SPARSE_KEY = "embedkit:sparse"
 _RESERVED = (SPARSE_KEY, "chroma:document")
 _INT64 = 2**63
 _PAGE = 5000
+_RECHECK_S = 1.0
 
 
 def _scalar_problem(value: Any) -> str | None:
@@ -147,6 +149,7 @@ class ChromaBackend:
             raise ValueError(msg)
         self._dim: int | None = None
         self._index: SparseIndex | None = None
+        self._checked_at = 0.0
 
     def max_rows_per_write(self) -> int:
         return int(self.client.get_max_batch_size())
@@ -299,7 +302,7 @@ class ChromaBackend:
     def dense_search(
         self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False
     ) -> list[Hit]:
-        if k <= 0 or self.collection.count() == 0:
+        if k <= 0:
             return []
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
         got = self.collection.query(
@@ -317,7 +320,13 @@ class ChromaBackend:
         return [Hit(r, self._to_raw(d)) for r, d in zip(records, distances)]
 
     def _sparse_index(self) -> SparseIndex:
+        # this process keeps the index current; another writer is noticed by the count,
+        # checked at most once a second to keep queries to one round trip
+        now = time.monotonic()
+        if self._index is not None and now - self._checked_at < _RECHECK_S:
+            return self._index
         total = self.collection.count()
+        self._checked_at = now
         if self._index is not None and len(self._index) == total:
             return self._index
         # first use, or another process changed the collection: rebuild from the stored vectors
