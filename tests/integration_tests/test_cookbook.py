@@ -9,6 +9,7 @@ their offline paths. Any cell error fails the test.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,7 @@ def _kernel_env(tmp: Path) -> dict[str, str]:
         TOKENIZERS_PARALLELISM="false",
         ANONYMIZED_TELEMETRY="False",
         TMPDIR=str(tmp),
+        IPYTHONDIR=str(tmp / "ipython"),
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )
@@ -135,6 +137,8 @@ def test_notebook_runs_offline(
     client.execute(env=_kernel_env(tmp))
     elapsed = time.monotonic() - start
 
+    assert manager.kernel_spec is not None
+    assert manager.kernel_spec.argv[0] == sys.executable, "the kernel ran another interpreter"
     assert elapsed <= BUDGET_S, f"{path.name} took {elapsed:.0f} s (budget {BUDGET_S:.0f} s)"
     assert sorted(workdir.iterdir()) == [], "the notebook left files in its working directory"
     errors = [
