@@ -21,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 
+from langchain_embedkit._imports import require
 from langchain_embedkit.errors import NotFittedError
 from langchain_embedkit.evaluation.cache import EmbeddingCache, encode_texts
 from langchain_embedkit.evaluation.metrics import METRICS, QueryRun, evaluate_run, metric_key
@@ -229,7 +230,7 @@ def _normalize(matrix: np.ndarray) -> np.ndarray:
 
 
 def _to_csr(vectors: Sequence[SparseVector], dim: int) -> csr_matrix:
-    from scipy.sparse import csr_matrix
+    csr_matrix = require("scipy.sparse", "eval").csr_matrix
 
     indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(v.indices) for v in vectors])
