@@ -30,7 +30,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -rs -p no:cacheprovider tests
 	$(PY) benchmarks/run_all.py --smoke
 
 bench: setup

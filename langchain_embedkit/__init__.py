@@ -12,6 +12,8 @@ from langchain_embedkit.chains import create_rag_chain
 from langchain_embedkit.embeddings import (
     BGEEmbeddings,
     DefaultEmbeddings,
+    EmbeddingAPIError,
+    ModelNotFoundError,
     OpenAICompatibleEmbeddings,
     Qwen3Embeddings,
 )
@@ -23,7 +25,7 @@ from langchain_embedkit.errors import (
     StoreLockedError,
 )
 from langchain_embedkit.fusion import rrf, weighted
-from langchain_embedkit.rerankers import CrossEncoderReranker, HTTPReranker
+from langchain_embedkit.rerankers import CrossEncoderReranker, HTTPReranker, RerankAPIError
 from langchain_embedkit.retrievers import HybridRetriever
 from langchain_embedkit.similarity import cosine_similarity, inner_product, l2_distance
 from langchain_embedkit.sparse.base import SparseEmbeddings
@@ -45,12 +47,15 @@ __all__ = [
     "DimensionMismatchError",
     "EmbedKitError",
     "EmbedKitVectorStore",
+    "EmbeddingAPIError",
     "HTTPReranker",
     "HybridRetriever",
+    "ModelNotFoundError",
     "NotFittedError",
     "OpenAICompatibleEmbeddings",
     "PersistenceError",
     "Qwen3Embeddings",
+    "RerankAPIError",
     "RetrievalMode",
     "SparseEmbeddings",
     "SparseVector",
