@@ -1,0 +1,118 @@
+"""``embedkit ask``: answer from the store with an OpenAI-compatible chat model."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from langchain_embedkit.cli.commands import _check_k, _make_reranker, _parse_filter
+from langchain_embedkit.cli.errors import CLIError
+from langchain_embedkit.cli.output import _clip
+from langchain_embedkit.cli.session import Session
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+_DASHSCOPE_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+_DEFAULT_CHAT_MODELS = {"openai": "gpt-4o-mini", "dashscope": "qwen-plus"}
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    chat = _chat_settings(args)
+    where = _parse_filter(args.filter)
+    k = _check_k(args.k)
+    session = Session(args)
+    session.require_documents(args.mode)
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    from langchain_embedkit.chains import create_rag_chain
+
+    reranker = _make_reranker(args.rerank, k) if args.rerank else None
+    search_kwargs: dict[str, Any] = {"k": max(4 * k, 20) if reranker else k}
+    if where:
+        search_kwargs["filter"] = where
+    retriever = session.store.as_retriever(retrieval_mode=args.mode, search_kwargs=search_kwargs)
+    llm = ChatOpenAI(
+        model=chat["model"],
+        base_url=chat["base_url"],
+        api_key=SecretStr(chat["api_key"]),
+        temperature=0,
+        timeout=args.timeout,
+        max_retries=1,
+    )
+    chain = create_rag_chain(retriever, llm, reranker=reranker)
+    if args.mode != "sparse":
+        session.model()
+    start = time.perf_counter()
+    sources: list[Document] = []
+    try:
+        for part in chain.stream({"question": args.question}):
+            sources = part.get("sources", sources)
+            if part.get("answer"):
+                print(part["answer"], end="", flush=True)
+    except Exception as exc:
+        raise _chat_error(exc, chat) from exc
+    elapsed = time.perf_counter() - start
+    session.close()
+    print("\n\nSources:")
+    for doc in sources:
+        number = doc.metadata.get("citation", "?")
+        where_from = doc.metadata.get("source", "")
+        print(f"[{number}] {doc.id}  {where_from}  {_clip(doc.page_content, 70)}")
+    print(f"\n{chat['model']} at {chat['base_url'] or 'api.openai.com'}, {elapsed:.1f} s")
+    return 0
+
+
+_NO_ENDPOINT = (
+    "No chat endpoint configured. Set OPENAI_API_KEY (OpenAI) or DASHSCOPE_API_KEY "
+    "(DashScope), or point --base-url / OPENAI_BASE_URL at an OpenAI-compatible server "
+    "(vLLM: http://localhost:8000/v1, Ollama: http://localhost:11434/v1) and name the model "
+    "with --model / EMBEDKIT_CHAT_MODEL."
+)
+
+
+def _chat_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Resolve the chat endpoint from flags and environment; exit code 2 when missing."""
+    env = os.environ
+    base_url = args.base_url or env.get("OPENAI_BASE_URL") or None
+    openai_key, dashscope_key = env.get("OPENAI_API_KEY"), env.get("DASHSCOPE_API_KEY")
+    if base_url is None:
+        if openai_key:
+            provider, key = "openai", openai_key
+        elif dashscope_key:
+            provider, key, base_url = "dashscope", dashscope_key, _DASHSCOPE_BASE_URL
+        else:
+            raise CLIError(_NO_ENDPOINT, 2)
+    else:
+        provider = "dashscope" if "dashscope" in base_url else "custom"
+        preferred = dashscope_key if provider == "dashscope" else openai_key
+        # vLLM and Ollama accept any key, but the client insists on having one.
+        key = preferred or openai_key or dashscope_key or "not-needed"
+    model = args.model or env.get("EMBEDKIT_CHAT_MODEL") or _DEFAULT_CHAT_MODELS.get(provider)
+    if not model:
+        msg = (
+            f"No chat model named for {base_url}; pass --model NAME or set "
+            "EMBEDKIT_CHAT_MODEL (the name the server serves, e.g. qwen2.5:7b on Ollama)."
+        )
+        raise CLIError(msg, 2)
+    return {"base_url": base_url, "model": model, "api_key": key}
+
+
+def _chat_error(exc: Exception, chat: dict[str, Any]) -> Exception:
+    import openai
+
+    where = chat["base_url"] or "https://api.openai.com/v1"
+    if isinstance(exc, openai.APIConnectionError):
+        msg = f"Cannot reach the chat endpoint {where} ({exc}); check --base-url / OPENAI_BASE_URL."
+    elif isinstance(exc, openai.AuthenticationError):
+        msg = f"{where} rejected the API key (401); check OPENAI_API_KEY or DASHSCOPE_API_KEY."
+    elif isinstance(exc, openai.NotFoundError):
+        msg = f"{where} has no model '{chat['model']}' (404); check --model / EMBEDKIT_CHAT_MODEL."
+    elif isinstance(exc, openai.APIStatusError):
+        msg = f"The chat endpoint {where} answered HTTP {exc.status_code}: {exc.message}"
+    else:
+        return exc
+    return CLIError(msg)

@@ -1,0 +1,311 @@
+"""``embedkit ingest``, ``search``, ``info`` and ``demo``, and their argument checks.
+
+Heavy packages (torch, the model, the database client) are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_embedkit.cli.errors import CLIError
+from langchain_embedkit.cli.output import _progress, _results_table, _timing_line
+from langchain_embedkit.cli.session import Session
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document
+
+DEMO_QUERIES = (
+    "Who started AI research?",
+    "向量数据库如何检索？",
+    "When did a computer beat the world chess champion?",
+    "什么是检索增强生成？",
+)
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from langchain_embedkit import loaders
+
+    size = args.chunk_size or loaders.DEFAULT_CHUNK_SIZE
+    overlap = loaders.DEFAULT_CHUNK_OVERLAP if args.chunk_overlap is None else args.chunk_overlap
+    if size <= 0 or not 0 <= overlap < size:
+        msg = f"--chunk-size {size} / --chunk-overlap {overlap}: need 0 <= overlap < size."
+        raise CLIError(msg, 2)
+    start = time.perf_counter()
+    files = loaders.discover_files(args.paths)
+    named = {Path(p).resolve() for p in args.paths if Path(p).is_file()}
+    session = Session(args)
+    batches: dict[str, tuple[str, list[Document]]] = {}
+    skipped = 0
+    for path in _progress(files, session, desc="Reading", unit="file"):
+        try:
+            docs = loaders.load_file(path)
+        except loaders.LoaderError as exc:
+            if path.resolve() in named:  # a file named on the command line must work
+                raise
+            skipped += 1
+            print(f"embedkit ingest: skipped: {exc}", file=sys.stderr)
+            continue
+        chunks = loaders.split_documents(docs, chunk_size=size, chunk_overlap=overlap)
+        batches[path.resolve().as_posix()] = (loaders.display_source(path), chunks)
+    if not batches:
+        msg = f"Nothing to ingest: every file under {' '.join(args.paths)} was skipped."
+        raise CLIError(msg)
+    read_s = time.perf_counter() - start
+    folders = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
+    counts = _ingest(
+        session, batches, chunk_size=size, chunk_overlap=overlap, deleted_under=folders
+    )
+    total = session.store.count()
+    session.close()
+    print(
+        f"Ingested {len(batches)} file(s)"
+        + (f" ({skipped} skipped)" if skipped else "")
+        + f": {counts['chunks']} chunks, {counts['new']} new, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['removed']} removed."
+    )
+    print(f"Collection '{session.collection}' ({session.location}) holds {total} chunks.")
+    timings = {"read+chunk": read_s, **session.timings, "total": time.perf_counter() - start}
+    print(_timing_line(timings))
+    return 0
+
+
+def _ingest(
+    session: Session,
+    batches: dict[str, tuple[str, list[Document]]],
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+    deleted_under: Sequence[Any] = (),
+) -> dict[str, int]:
+    """Write new and changed chunks, drop chunks a file no longer has and the chunks of
+    files deleted from the folders in ``deleted_under``; returns counts."""
+    from pathlib import Path
+
+    chunks: dict[str, Document] = {}
+    for _, file_chunks in batches.values():
+        for chunk in file_chunks:
+            chunks[str(chunk.id)] = chunk  # a repeated id: the last one wins
+    store = session.store
+    session.check_embeddings()
+    ids = list(chunks)
+    existing: dict[str, Document] = {}
+    for offset in range(0, len(ids), 1000):
+        existing.update((str(d.id), d) for d in store.get_by_ids(ids[offset : offset + 1000]))
+    changed = {
+        key
+        for key in ids
+        if key in existing
+        and (existing[key].page_content, existing[key].metadata)
+        != (chunks[key].page_content, chunks[key].metadata)
+    }
+    files = session.manifest.setdefault("files", {})
+    stale: set[str] = set()
+    for key in list(files):
+        path = Path(key)
+        if (
+            key not in batches
+            and not path.exists()
+            and any(f in path.parents for f in deleted_under)
+        ):
+            stale.update(i for i in files.pop(key).get("ids", []) if i not in chunks)
+    for key, (source, file_chunks) in batches.items():
+        stale.update(i for i in files.get(key, {}).get("ids", []) if i not in chunks)
+        files[key] = {"source": source, "ids": [str(c.id) for c in file_chunks]}
+    # Changed chunks are deleted and written as new ones: the store teaches BM25 the words
+    # of new documents only, and an edited chunk may bring new words.
+    if stale or changed:
+        store.delete(ids=sorted(stale | changed))
+    to_write = [chunks[key] for key in ids if key not in existing or key in changed]
+    if to_write:
+        start = time.perf_counter()
+        loaded = session.timings.get("model load", 0.0)
+        with _progress(None, session, desc="Embedding", unit="chunk", total=len(to_write)) as bar:
+            for offset in range(0, len(to_write), 256):
+                batch = to_write[offset : offset + 256]
+                store.add_documents(batch, ids=[str(d.id) for d in batch])
+                bar.update(len(batch))
+        loaded = session.timings.get("model load", 0.0) - loaded
+        session.timings["embed+write"] = time.perf_counter() - start - loaded
+        session.manifest["dimension"] = len(session.model().embed_query("dimension"))
+    session.manifest.update(
+        embeddings=session.spec, chunk_size=chunk_size, chunk_overlap=chunk_overlap
+    )
+    session.save_state()
+    return {
+        "chunks": len(chunks),
+        "new": len(to_write) - len(changed),
+        "updated": len(changed),
+        "unchanged": len(chunks) - len(to_write),
+        "removed": len(stale),
+    }
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    where = _parse_filter(args.filter)
+    k = _check_k(args.k)
+    session = Session(args)
+    session.require_documents(args.mode)
+    results, elapsed = _retrieve(session, args.query, args.mode, k, where, args.rerank)
+    session.close()
+    if args.json:
+        rows = [
+            {"rank": n, "score": score, "id": d.id, "text": d.page_content, "metadata": d.metadata}
+            for n, (d, score) in enumerate(results, 1)
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    if results:
+        print(_results_table(results))
+    else:
+        print("No results" + (" (the filter matched nothing)" if where else "") + ".")
+    label = args.mode + (f" + rerank {args.rerank}" if args.rerank else "")
+    print(f"{len(results)} result(s), {label}, {elapsed * 1000:.0f} ms")
+    return 0
+
+
+def _retrieve(
+    session: Session,
+    query: str,
+    mode: str,
+    k: int,
+    where: dict[str, Any] | None,
+    rerank: str | None,
+) -> tuple[list[tuple[Document, float]], float]:
+    """``(document, relevance in [0, 1])`` pairs, best first, and the seconds it took."""
+    reranker = _make_reranker(rerank, k) if rerank else None
+    store = session.store
+    if mode != "sparse":
+        session.model()  # load outside the timed part
+    start = time.perf_counter()
+    pairs = store.similarity_search_with_relevance_scores(
+        query, k=max(4 * k, 20) if reranker else k, filter=where, retrieval_mode=mode
+    )
+    if reranker is not None:
+        docs = reranker.compress_documents([doc for doc, _ in pairs], query)
+        pairs = [(doc, doc.metadata["relevance_score"]) for doc in docs]
+    return [(doc, float(score)) for doc, score in pairs], time.perf_counter() - start
+
+
+def _make_reranker(model: str, k: int) -> Any:
+    from langchain_embedkit.rerankers.cross_encoder import CrossEncoderReranker
+
+    return CrossEncoderReranker(model_name=model, top_n=k)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    session = Session(args)
+    rows = [("store", session.location), ("collection", session.collection)]
+    if not session.exists():
+        rows.append(("chunks", "0 (nothing ingested yet: run `embedkit ingest PATH`)"))
+    else:
+        count = session.store.count()  # opening the store reads the manifest
+        manifest = session.manifest
+        dim = manifest.get("dimension")
+        sparse = session.sparse
+        rows += [
+            ("chunks", str(count)),
+            ("files", str(len(manifest.get("files", {})))),
+            ("embeddings", manifest.get("embeddings", session.spec) + f" ({dim or '?'} dims)"),
+            (
+                "sparse",
+                f"BM25, {sparse.dim} terms over {sparse.n_docs} chunks ({session.state_path})"
+                if sparse.is_fitted
+                else "BM25, not fitted yet",
+            ),
+        ]
+        if "chunk_size" in manifest:
+            sizes = f"{manifest['chunk_size']} word pieces, overlap {manifest['chunk_overlap']}"
+            rows.append(("chunking", sizes))
+        session.close()
+    for name, value in rows:
+        print(f"{name + ':':<12} {value}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import statistics
+    import tempfile
+    from collections import Counter
+
+    from langchain_embedkit import loaders
+
+    k = _check_k(args.k)
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="embedkit-demo-", ignore_cleanup_errors=True) as tmp:
+        args.uri, args.host = os.path.join(tmp, "demo.db"), None
+        args.persist_directory, args.collection = os.path.join(tmp, "chroma"), "demo"
+        session = Session(args)
+        dim = len(session.model().embed_query("warm-up"))
+        model = "all-MiniLM-L6-v2, packaged" if args.embeddings == "default" else args.embeddings
+        print("embedkit demo: ingest -> hybrid search, no server, no key\n")
+        print(f"store:       {session.location} (temporary)")
+        print(f"embeddings:  {model}; dimension {dim}")
+        print("sparse:      BM25 (jieba for Chinese), fitted while ingesting")
+        print("fusion:      reciprocal rank fusion of the dense and BM25 rankings")
+        start = time.perf_counter()
+        chunks = loaders.split_documents(loaders.load_sample_corpus())
+        counts = _ingest(
+            session,
+            {loaders.sample_corpus_path().as_posix(): ("sample corpus", chunks)},
+            chunk_size=loaders.DEFAULT_CHUNK_SIZE,
+            chunk_overlap=loaders.DEFAULT_CHUNK_OVERLAP,
+        )
+        ingest_s = time.perf_counter() - start
+        langs = Counter(str(chunk.metadata.get("lang")) for chunk in chunks)
+        mix = ", ".join(f"{n} {lang}" for lang, n in sorted(langs.items()))
+        print(f"ingested:    {counts['chunks']} passages ({mix}) in {ingest_s:.1f} s")
+        latencies = []
+        for query in DEMO_QUERIES:
+            results, elapsed = _retrieve(session, query, "hybrid", k, None, None)
+            latencies.append(elapsed * 1000)
+            print(f"\nQuery: {query}   (hybrid, {elapsed * 1000:.0f} ms)")
+            print(_results_table(results))
+        session.close()
+    print(
+        "\nall-MiniLM-L6-v2 is an English model: its tokenizer turns most Chinese characters "
+        "into [UNK],\nso on Chinese its dense ranking is close to noise and only BM25 (jieba) "
+        "carries the match.\nFor Chinese text use --embeddings bge:PATH (bge-small-zh-v1.5) "
+        "or qwen3:PATH, or search with --mode sparse."
+    )
+    total = time.perf_counter() - begin
+    timings = {"model load": session.timings["model load"], "ingest": ingest_s, "total": total}
+    print(f"\n{_timing_line(timings)}; query median {statistics.median(latencies):.0f} ms")
+    print('Next: `embedkit ingest DOCS/`, then `embedkit search "..."` or `embedkit ask "..."`.')
+    return 0
+
+
+def _parse_filter(text: str | None) -> dict[str, Any] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = (
+            f"--filter is not valid JSON ({exc.msg} at column {exc.colno}): {text!r}. "
+            """Quote it for the shell, e.g. --filter '{"lang": "zh"}'."""
+        )
+        raise CLIError(msg, 2) from None
+    if not isinstance(value, dict):
+        msg = (
+            f"--filter must be a JSON object, got {type(value).__name__}: {text!r}; "
+            """e.g. '{"lang": "zh"}' or '{"year": {"$gte": 2017}}'."""
+        )
+        raise CLIError(msg, 2)
+    return value
+
+
+def _check_k(k: int | None) -> int:
+    if k is None:
+        return 5
+    if k < 1:
+        msg = f"--k must be a positive number of results; got {k}."
+        raise CLIError(msg, 2)
+    return k
