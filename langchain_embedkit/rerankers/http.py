@@ -2,6 +2,11 @@
 
 vLLM, Xinference, TEI-style gateways and most self-hosted rerank servers speak Jina's
 ``POST /v1/rerank`` shape; use ``provider="vllm"`` (or ``"jina"``) with their ``base_url``.
+
+Hosted APIs cap what one request may carry (DashScope: 500 documents and 30,000 tokens,
+the query counted once per document), so large calls are split into contiguous slices,
+sent one after another (async: a few at a time), and merged. Rerank scores are computed
+per (query, document) pair, so the merged ranking is the one a single request would give.
 """
 
 from __future__ import annotations
@@ -45,16 +50,18 @@ class _Provider:
     env: tuple[str, ...]
     model: str | None
     key_required: bool
+    max_documents: int | None = None
+    max_characters: int | None = None
 
 
 PROVIDERS: Mapping[str, _Provider] = {
     "jina": _Provider(
         "https://api.jina.ai", "/v1/rerank", ("JINA_API_KEY",),
-        "jina-reranker-v2-base-multilingual", True,
+        "jina-reranker-v2-base-multilingual", True, max_documents=1000,
     ),
     "cohere": _Provider(
         "https://api.cohere.com", "/v2/rerank", ("COHERE_API_KEY", "CO_API_KEY"),
-        "rerank-v3.5", True,
+        "rerank-v3.5", True, max_documents=1000,
     ),
     "dashscope": _Provider(
         "https://dashscope.aliyuncs.com",
@@ -62,10 +69,21 @@ PROVIDERS: Mapping[str, _Provider] = {
         ("DASHSCOPE_API_KEY",),
         "gte-rerank-v2",
         True,
+        max_documents=500,
+        max_characters=30_000,
     ),
-    "vllm": _Provider("http://localhost:8000", "/v1/rerank", ("VLLM_API_KEY",), None, False),
+    "vllm": _Provider(
+        "http://localhost:8000", "/v1/rerank", ("VLLM_API_KEY",), None, False, max_documents=256
+    ),
 }
-"""Default base URL, endpoint path, key variables and model of each provider."""
+"""Default base URL, endpoint path, key variables, model and request caps of each provider.
+
+``max_documents`` / ``max_characters`` are the defaults of ``max_documents_per_request`` /
+``max_characters_per_request``. DashScope publishes 500 documents and 30,000 tokens per
+request (gte-rerank-v2, qwen3-rerank); Cohere recommends at most 1,000 documents; Jina
+publishes no exact cap, so the same 1,000 is used; self-hosted servers have none, but 256
+keeps each request well inside ``timeout`` on a modest GPU.
+"""
 
 
 class RerankAPIError(EmbedKitError, RuntimeError):
@@ -75,6 +93,40 @@ class RerankAPIError(EmbedKitError, RuntimeError):
         super().__init__(message)
         self.status_code = status_code
         """HTTP status, or ``None`` when no response came back."""
+
+
+def _chunk_ranges(
+    lengths: list[int],
+    query_length: int,
+    max_documents: int | None,
+    max_characters: int | None,
+) -> list[tuple[int, int]]:
+    """Split documents into contiguous ``(start, stop)`` slices that respect both caps.
+
+    A document costs ``query_length + its length`` characters, the way cross-encoder
+    APIs count tokens (the query is read once per pair). A document that alone exceeds
+    ``max_characters`` travels alone: the server truncates it rather than refusing.
+
+    Example:
+        >>> _chunk_ranges([5, 5, 5, 5, 5], query_length=5, max_documents=2, max_characters=None)
+        [(0, 2), (2, 4), (4, 5)]
+        >>> _chunk_ranges([10, 10, 50, 10], query_length=5, max_documents=None, max_characters=30)
+        [(0, 2), (2, 3), (3, 4)]
+    """
+    ranges: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for i, length in enumerate(lengths):
+        cost = query_length + length
+        full = (max_documents is not None and i - start >= max_documents) or (
+            max_characters is not None and i > start and used + cost > max_characters
+        )
+        if full:
+            ranges.append((start, i))
+            start, used = i, 0
+        used += cost
+    if start < len(lengths):
+        ranges.append((start, len(lengths)))
+    return ranges
 
 
 def _endpoint(base_url: str, path: str) -> str:
@@ -108,6 +160,13 @@ class HTTPReranker(BaseReranker):
     429, 408 and 5xx answers, timeouts and dropped connections are retried
     ``max_retries`` times with exponential backoff (honouring ``Retry-After``). The key
     is a ``SecretStr``: it never appears in ``repr``, logs or error messages.
+
+    Calls larger than ``max_documents_per_request`` documents (or
+    ``max_characters_per_request`` characters) are split into contiguous slices, sent in
+    order (async: up to ``max_concurrency`` at once) and merged; sorting, ``top_n`` and
+    ``score_threshold`` apply once over all documents, so the result is the one a single
+    unlimited request would return. A failing slice fails the call, and the error names
+    the slice (``documents[500:1000]``) and what the server said.
 
     Example:
         .. code-block:: python
@@ -147,13 +206,31 @@ class HTTPReranker(BaseReranker):
     backoff_factor: float = 0.5
     """Wait ``backoff_factor * 2 ** attempt`` seconds (plus jitter) between retries."""
 
+    max_documents_per_request: int | None = Field(default=None, strict=True)
+    """Most documents sent in one request; larger calls are split. When not given: the
+    provider's cap (``"jina"`` 1000, ``"cohere"`` 1000, ``"dashscope"`` 500, ``"vllm"``
+    256). ``None`` sends every document in one request."""
+
+    max_characters_per_request: int | None = Field(default=None, strict=True)
+    """Most characters per request, counted as ``len(query) + len(document)`` for each
+    document (a character is at most about one token for Chinese and far less for
+    English). When not given: 30,000 for ``"dashscope"`` (its token cap), else ``None``
+    (no character limit). Raise it for English-only text to send fewer requests."""
+
+    max_concurrency: int = Field(default=4, strict=True)
+    """Async calls: how many split requests may be in flight at once."""
+
     http_client: Any = Field(default=None, exclude=True)
     """Optional ``httpx.Client`` (proxies, custom TLS); one is made when ``None``."""
 
     http_async_client: Any = Field(default=None, exclude=True)
     """Optional ``httpx.AsyncClient``; a short-lived one is made per call when ``None``."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # hide_input_in_errors: a validation error would otherwise echo the raw arguments,
+    # api_key included, in its ``input_value``.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
 
     _client: Any = PrivateAttr(default=None)
 
@@ -182,6 +259,21 @@ class HTTPReranker(BaseReranker):
                     "server that needs no key, pass its base_url."
                 )
                 raise ValueError(msg)
+        if "max_documents_per_request" not in self.model_fields_set:
+            self.max_documents_per_request = spec.max_documents
+        if "max_characters_per_request" not in self.model_fields_set:
+            self.max_characters_per_request = spec.max_characters
+        for name in ("max_documents_per_request", "max_characters_per_request"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                msg = (
+                    f"HTTPReranker {name} must be an integer >= 1, or None for no limit; "
+                    f"got {value!r}."
+                )
+                raise ValueError(msg)
+        if self.max_concurrency < 1:
+            msg = f"HTTPReranker max_concurrency must be >= 1; got {self.max_concurrency!r}."
+            raise ValueError(msg)
         if self.max_retries < 0 or self.timeout <= 0 or self.backoff_factor < 0:
             msg = (
                 "HTTPReranker needs max_retries >= 0, timeout > 0 and backoff_factor >= 0; got "
@@ -259,9 +351,17 @@ class HTTPReranker(BaseReranker):
             401: f"the API key was rejected; check api_key or {env}",
             403: "the key is not allowed to use this model or endpoint",
             404: f"no rerank endpoint here; check base_url and provider={self.provider!r}",
-            413: "the request is too large; send fewer or shorter documents",
+            413: (
+                "the request is too large; lower max_documents_per_request (now "
+                f"{self.max_documents_per_request}) or max_characters_per_request (now "
+                f"{self.max_characters_per_request})"
+            ),
             422: f"the server rejected the request body; check model={self.model!r}",
-            400: f"the server rejected the request; check model={self.model!r}",
+            400: (
+                f"the server rejected the request; check model={self.model!r}, or lower "
+                "max_documents_per_request / max_characters_per_request if the server caps "
+                "request size"
+            ),
         }.get(status, "the server failed after retries" if status in RETRY_STATUS else "")
         msg = (
             f"{self.provider} rerank API at {self.endpoint} answered HTTP {status}"
@@ -285,9 +385,51 @@ class HTTPReranker(BaseReranker):
             self._client = httpx.Client(timeout=self.timeout)
         return self._client
 
-    def _score(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
+    def _ranges(self, query: str, texts: list[str]) -> list[tuple[int, int]]:
+        ranges = _chunk_ranges(
+            [len(t) for t in texts],
+            len(query),
+            self.max_documents_per_request,
+            self.max_characters_per_request,
+        )
+        if len(ranges) > 1:
+            logger.debug("splitting %d documents into %d rerank requests", len(texts), len(ranges))
+        return ranges
+
+    def _shift(
+        self, scored: list[tuple[int, float]], start: int, stop: int, split: bool
+    ) -> list[tuple[int, float]]:
+        """Map a slice's result indices back to positions in the whole call."""
+        if not split:
+            return scored  # BaseReranker checks indices against the documents sent
+        size = stop - start
+        for index, _ in scored:
+            if not 0 <= index < size:
+                msg = (
+                    f"{self.provider} rerank API at {self.endpoint} answered index {index} "
+                    f"for a request of {size} documents (documents[{start}:{stop}]); "
+                    f"valid: 0..{size - 1}. Check provider= matches the server."
+                )
+                raise RerankAPIError(msg)
+        return [(start + index, score) for index, score in scored]
+
+    def _slice_failure(
+        self, exc: RerankAPIError, ranges: list[tuple[int, int]], number: int, total: int
+    ) -> RerankAPIError:
+        start, stop = ranges[number]
+        caps = ", ".join(
+            f"{name}={getattr(self, name)}"
+            for name in ("max_documents_per_request", "max_characters_per_request")
+            if getattr(self, name) is not None
+        )
+        msg = (
+            f"{self.provider} rerank failed on documents[{start}:{stop}] (request "
+            f"{number + 1} of {len(ranges)}; {total} documents split by {caps}): {exc}"
+        )
+        return RerankAPIError(msg, exc.status_code)
+
+    def _post(self, client: httpx.Client, query: str, texts: list[str]) -> list[tuple[int, float]]:
         httpx = require("httpx", "rerank")
-        client = self._sync_client()
         body, headers = self._body(query, texts), self._headers()
         for attempt in range(self.max_retries + 1):
             try:
@@ -308,32 +450,78 @@ class HTTPReranker(BaseReranker):
             return self._parse(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _apost(
+        self, client: httpx.AsyncClient, query: str, texts: list[str]
+    ) -> list[tuple[int, float]]:
+        httpx = require("httpx", "rerank")
+        body, headers = self._body(query, texts), self._headers()
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await client.post(self.endpoint, json=body, headers=headers,
+                                             timeout=self.timeout)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                if attempt == self.max_retries:
+                    raise self._transport_failure(exc, attempt + 1) from exc
+                logger.info("rerank request failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(self._wait(attempt, None))
+                continue
+            if response.status_code in RETRY_STATUS and attempt < self.max_retries:
+                logger.info("rerank API answered %s; retrying", response.status_code)
+                await asyncio.sleep(self._wait(attempt, response))
+                continue
+            if response.status_code >= 400:
+                raise self._failure(response)
+            return self._parse(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _score(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
+        client = self._sync_client()
+        ranges = self._ranges(query, texts)
+        split = len(ranges) > 1
+        scored: list[tuple[int, float]] = []
+        for number, (start, stop) in enumerate(ranges):
+            try:
+                part = self._post(client, query, texts[start:stop])
+            except RerankAPIError as exc:
+                if not split:
+                    raise
+                raise self._slice_failure(exc, ranges, number, len(texts)) from exc
+            scored.extend(self._shift(part, start, stop, split))
+        return scored
+
     async def _ascore(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
         httpx = require("httpx", "rerank")
+        ranges = self._ranges(query, texts)
+        split = len(ranges) > 1
+        gate = asyncio.Semaphore(self.max_concurrency)
         client = self.http_async_client or httpx.AsyncClient(timeout=self.timeout)
-        body, headers = self._body(query, texts), self._headers()
-        try:
-            for attempt in range(self.max_retries + 1):
+
+        async def one(number: int) -> list[tuple[int, float]]:
+            start, stop = ranges[number]
+            async with gate:
                 try:
-                    response = await client.post(self.endpoint, json=body, headers=headers,
-                                                 timeout=self.timeout)
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
-                    if attempt == self.max_retries:
-                        raise self._transport_failure(exc, attempt + 1) from exc
-                    logger.info("rerank request failed (%s); retrying", type(exc).__name__)
-                    await asyncio.sleep(self._wait(attempt, None))
-                    continue
-                if response.status_code in RETRY_STATUS and attempt < self.max_retries:
-                    logger.info("rerank API answered %s; retrying", response.status_code)
-                    await asyncio.sleep(self._wait(attempt, response))
-                    continue
-                if response.status_code >= 400:
-                    raise self._failure(response)
-                return self._parse(response)
+                    part = await self._apost(client, query, texts[start:stop])
+                except RerankAPIError as exc:
+                    if not split:
+                        raise
+                    raise self._slice_failure(exc, ranges, number, len(texts)) from exc
+            return self._shift(part, start, stop, split)
+
+        try:
+            tasks = [asyncio.ensure_future(one(n)) for n in range(len(ranges))]
+            try:
+                parts = await asyncio.gather(*tasks)
+            except BaseException:
+                # One slice failed (or the caller cancelled): stop the others before the
+                # client closes under them.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
         finally:
             if self.http_async_client is None:
                 await client.aclose()
-        raise AssertionError("unreachable")  # pragma: no cover
+        return [pair for part in parts for pair in part]
 
     def close(self) -> None:
         """Close the HTTP client this reranker opened (not one passed as ``http_client``)."""

@@ -1,10 +1,16 @@
-"""HTTPReranker set-up: keys from the environment, secrecy, endpoints and request bodies."""
+"""HTTPReranker set-up: keys, secrecy, endpoints, request bodies and how calls are split."""
 
 from __future__ import annotations
 
-import pytest
+import doctest
+import itertools
 
-from langchain_embedkit.rerankers.http import HTTPReranker
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from langchain_embedkit.rerankers import http as http_module
+from langchain_embedkit.rerankers.http import HTTPReranker, _chunk_ranges
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -112,3 +118,95 @@ def test_headers_carry_the_key_as_bearer() -> None:
 def test_bad_retry_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="max_retries >= 0"):
         HTTPReranker(provider="vllm", base_url="http://h:1", max_retries=-1)
+
+
+@pytest.mark.parametrize(
+    ("provider", "documents", "characters"),
+    [("jina", 1000, None), ("cohere", 1000, None), ("dashscope", 500, 30_000), ("vllm", 256, None)],
+)
+def test_request_caps_default_to_the_provider(
+    provider: str, documents: int, characters: int | None
+) -> None:
+    reranker = HTTPReranker(provider=provider, api_key=KEY)  # type: ignore[arg-type]
+    assert reranker.max_documents_per_request == documents
+    assert reranker.max_characters_per_request == characters
+    assert reranker.max_concurrency == 4
+
+
+def test_none_means_no_cap_and_explicit_caps_win() -> None:
+    unlimited = HTTPReranker(
+        provider="dashscope",
+        api_key=KEY,
+        max_documents_per_request=None,
+        max_characters_per_request=None,
+    )
+    assert unlimited.max_documents_per_request is None
+    assert unlimited.max_characters_per_request is None
+    assert unlimited._ranges("q", ["x"] * 5000) == [(0, 5000)]
+    custom = HTTPReranker(provider="cohere", api_key=KEY, max_documents_per_request=64)
+    assert custom._ranges("q", ["x"] * 130) == [(0, 64), (64, 128), (128, 130)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"max_documents_per_request": 0},
+        {"max_documents_per_request": -5},
+        {"max_documents_per_request": True},
+        {"max_characters_per_request": 0},
+        {"max_characters_per_request": "30000"},
+        {"max_concurrency": 0},
+    ],
+)
+def test_bad_request_caps_are_refused(bad: dict[str, object]) -> None:
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name) as info:
+        HTTPReranker(api_key=KEY, provider="jina", **bad)  # type: ignore[arg-type]
+    assert KEY[:8] not in str(info.value)  # not even the start of the key
+
+
+def test_chunk_ranges_by_documents_and_characters() -> None:
+    assert _chunk_ranges([], 3, 2, None) == []
+    assert _chunk_ranges([1] * 5, 3, None, None) == [(0, 5)]
+    assert _chunk_ranges([1] * 5, 3, 2, None) == [(0, 2), (2, 4), (4, 5)]
+    # The query is counted once per document: (4 + 6) * 3 = 30 fits, a fourth does not.
+    assert _chunk_ranges([6] * 7, 4, None, 30) == [(0, 3), (3, 6), (6, 7)]
+    # A document over the budget travels alone instead of failing the call.
+    assert _chunk_ranges([5, 100, 5, 5], 0, None, 20) == [(0, 1), (1, 2), (2, 4)]
+    # Whichever cap is hit first closes the slice.
+    assert _chunk_ranges([1] * 6, 0, 4, 3) == [(0, 3), (3, 6)]
+    assert _chunk_ranges([1] * 6, 0, 2, 3) == [(0, 2), (2, 4), (4, 6)]
+
+
+def test_chunk_ranges_docstring_examples() -> None:
+    result = doctest.testmod(http_module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 2
+    assert result.failed == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 60), max_size=80),
+    query_length=st.integers(0, 20),
+    max_documents=st.none() | st.integers(1, 12),
+    max_characters=st.none() | st.integers(1, 200),
+)
+def test_chunk_ranges_cover_everything_within_the_caps(
+    lengths: list[int], query_length: int, max_documents: int | None, max_characters: int | None
+) -> None:
+    ranges = _chunk_ranges(lengths, query_length, max_documents, max_characters)
+    # Contiguous, in order, covering every document exactly once.
+    assert [i for start, stop in ranges for i in range(start, stop)] == list(range(len(lengths)))
+    assert all(stop > start for start, stop in ranges)
+    for start, stop in ranges:
+        if max_documents is not None:
+            assert stop - start <= max_documents
+        cost = sum(query_length + n for n in lengths[start:stop])
+        if max_characters is not None and stop - start > 1:
+            assert cost <= max_characters
+    # Greedy: no slice could have taken the next document.
+    for (start, stop), _ in itertools.pairwise(ranges):
+        fits_count = max_documents is None or stop - start + 1 <= max_documents
+        cost = sum(query_length + n for n in lengths[start : stop + 1])
+        fits_chars = max_characters is None or cost <= max_characters
+        assert not (fits_count and fits_chars)
