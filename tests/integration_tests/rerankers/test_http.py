@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import random
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +17,10 @@ from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import InMemoryVectorStore
+from pydantic import SecretStr
 
 from langchain_embedkit.rerankers import HTTPReranker, RerankAPIError
+from langchain_embedkit.rerankers.http import PROVIDERS
 from tests.support.http import JSONHandler, LoopbackServer, serve
 
 KEY = "sk-loopback-secret-4f9a2c"
@@ -34,13 +38,23 @@ DOCS = [
 ]
 
 
+_IN_FLIGHT = threading.Lock()
+
+
 def overlap(query: str, text: str) -> float:
     words = set(query.lower().split())
     return len(words & set(text.lower().split())) / len(words)
 
 
 class RerankHandler(JSONHandler):
-    """Scores by word overlap; ``state["script"]`` injects failures before answering."""
+    """Scores by word overlap; ``state["script"]`` injects failures before answering.
+
+    Like hosted providers, it refuses (HTTP 400) requests over ``state["max_documents"]``
+    documents or ``state["max_characters"]`` characters (query counted per document, as
+    DashScope counts tokens), and any request carrying the document ``state["fail_on"]``.
+    ``state["delay_s"]`` slows each answer; ``state["peak"]`` records the most requests
+    in flight at once.
+    """
 
     def send_status(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body).encode()
@@ -83,6 +97,38 @@ class RerankHandler(JSONHandler):
             top_n = body.get("parameters", {}).get("top_n")
         else:
             query, docs, top_n = body["query"], body["documents"], body.get("top_n")
+        cap, budget = state.get("max_documents"), state.get("max_characters")
+        if cap is not None and len(docs) > cap:
+            self.send_status(
+                400,
+                {
+                    "code": "InvalidParameter",
+                    "message": f"input.documents: at most {cap} documents, got {len(docs)}",
+                },
+            )
+            return
+        size = sum(len(query) + len(d) for d in docs)
+        if budget is not None and size > budget:
+            self.send_status(
+                400,
+                {
+                    "code": "InvalidParameter",
+                    "message": f"input too long: {size} > {budget} for all documents",
+                },
+            )
+            return
+        if state.get("fail_on") in docs:
+            self.send_status(
+                400,
+                {"message": f"unsafe content for {self.headers.get('Authorization')}"},
+            )
+            return
+        with _IN_FLIGHT:
+            state["in_flight"] = state.get("in_flight", 0) + 1
+            state["peak"] = max(state.get("peak", 0), state["in_flight"])
+        time.sleep(state.get("delay_s", 0.0))
+        with _IN_FLIGHT:
+            state["in_flight"] -= 1
         ranked = sorted(
             ({"index": i, "relevance_score": overlap(query, d)} for i, d in enumerate(docs)),
             key=lambda r: -r["relevance_score"],
@@ -281,3 +327,209 @@ def test_inside_contextual_compression_retriever(server: LoopbackServer) -> None
     got = retriever.invoke(QUERY)
     assert [d.id for d in got] == ["hybrid", "bm25"]
     assert [d.metadata["relevance_score"] for d in got] == [1.0, 0.5]
+
+
+# Large calls split to fit the provider's per-request caps.
+
+VOCAB = ["vector", "search", "with", "bm25", "dense", "sparse", "fusion", "milvus", "向量", "检索"]
+
+
+def corpus(n: int, seed: int = 7) -> list[Document]:
+    """``n`` short passages whose overlap scores tie often, so merge order is tested too."""
+    rng = random.Random(seed)
+    return [
+        Document(" ".join(rng.choices(VOCAB, k=rng.randint(1, 8))), id=f"d{i}")
+        for i in range(n)
+    ]
+
+
+def ranking(out: list[Document] | Any) -> list[tuple[str | None, float]]:
+    return [(d.id, d.metadata["relevance_score"]) for d in out]
+
+
+def sent(request: dict[str, Any]) -> list[str]:
+    body = request["body"]
+    return body["input"]["documents"] if "input" in body else body["documents"]
+
+
+def reranker_for(server: LoopbackServer, provider: str, **settings: Any) -> HTTPReranker:
+    return HTTPReranker(
+        provider=provider,  # type: ignore[arg-type]
+        base_url=server.base_url,
+        api_key=SecretStr(KEY),
+        backoff_factor=0.01,
+        **settings,
+    )
+
+
+def unsplit(
+    server: LoopbackServer, provider: str, docs: list[Document], query: str = QUERY, **settings: Any
+) -> list[tuple[str | None, float]]:
+    """The ranking one uncapped request to the same server gives."""
+    server.state.update(max_documents=None, max_characters=None)
+    reranker = reranker_for(
+        server,
+        provider,
+        max_documents_per_request=None,
+        max_characters_per_request=None,
+        **settings,
+    )
+    expected = ranking(reranker.compress_documents(docs, query))
+    assert len(server.state["requests"]) == 1
+    server.state["requests"] = []
+    return expected
+
+
+@pytest.mark.parametrize("provider", ["jina", "cohere", "dashscope", "vllm"])
+@pytest.mark.parametrize("top_n", [None, 7])
+def test_split_call_equals_one_unlimited_request(
+    server: LoopbackServer, provider: str, top_n: int | None
+) -> None:
+    docs = corpus(1234)
+    expected = unsplit(server, provider, docs, top_n=top_n)
+    server.state["max_documents"] = 100
+    reranker = reranker_for(server, provider, top_n=top_n, max_documents_per_request=100)
+
+    got = ranking(reranker.compress_documents(docs, QUERY))
+
+    assert got == expected
+    assert len(got) == (1234 if top_n is None else 7)
+    requests = server.state["requests"]
+    assert [len(sent(r)) for r in requests] == [100] * 12 + [34]
+    texts = [d.page_content for d in docs]
+    assert [t for r in requests for t in sent(r)] == texts  # every document once, in order
+    if top_n is not None:  # each slice is asked for its own best 7, never more than it holds
+        bodies = [r["body"].get("parameters", r["body"]) for r in requests]
+        assert [b["top_n"] for b in bodies] == [7] * 13
+
+
+@pytest.mark.parametrize("provider", ["jina", "cohere", "dashscope", "vllm"])
+def test_provider_defaults_fit_the_provider_caps(server: LoopbackServer, provider: str) -> None:
+    spec = PROVIDERS[provider]
+    assert spec.max_documents is not None
+    docs = corpus(2 * spec.max_documents + 1)
+    expected = unsplit(server, provider, docs, top_n=10)
+    # The server now refuses what the real provider refuses; no cap is passed below.
+    server.state.update(max_documents=spec.max_documents, max_characters=spec.max_characters)
+
+    got = ranking(reranker_for(server, provider, top_n=10).compress_documents(docs, QUERY))
+
+    assert got == expected
+    assert len(server.state["requests"]) >= 3
+    assert all(len(sent(r)) <= spec.max_documents for r in server.state["requests"])
+
+
+def test_top_n_applies_once_over_all_documents(server: LoopbackServer) -> None:
+    docs = [Document(f"cats and dogs {i}", id=f"pets{i}") for i in range(300)]
+    docs[5] = Document("bm25 alone", id="quarter")
+    docs[150] = Document("vector search with bm25 fusion", id="best")
+    docs[299] = Document("vector search with milvus", id="three-quarters")
+    server.state["max_documents"] = 100
+    reranker = reranker_for(server, "cohere", top_n=3, max_documents_per_request=100)
+
+    got = ranking(reranker.compress_documents(docs, QUERY))
+
+    # The best of each slice competes: slice 1 holds only the 0.25 document, yet it
+    # makes the final three because the other slices have nothing better to offer.
+    assert got == [("best", 1.0), ("three-quarters", 0.75), ("quarter", 0.25)]
+    assert len(server.state["requests"]) == 3
+
+
+def test_character_budget_splits_chinese_text(server: LoopbackServer) -> None:
+    query = "向量 检索 bm25"
+    docs = corpus(400, seed=11)
+    expected = unsplit(server, "dashscope", docs, query=query, top_n=20)
+    server.state["max_characters"] = 2000
+    reranker = reranker_for(
+        server,
+        "dashscope",
+        top_n=20,
+        max_documents_per_request=None,
+        max_characters_per_request=2000,
+    )
+
+    got = ranking(reranker.compress_documents(docs, query))
+
+    assert got == expected
+    sizes = [sum(len(query) + len(t) for t in sent(r)) for r in server.state["requests"]]
+    assert len(sizes) >= 5
+    assert max(sizes) <= 2000
+
+
+async def test_async_split_agrees_with_sync_and_is_bounded(server: LoopbackServer) -> None:
+    docs = corpus(400)
+    expected = unsplit(server, "jina", docs, top_n=10)
+    server.state.update(max_documents=50, delay_s=0.05, peak=0)
+    reranker = reranker_for(
+        server, "jina", top_n=10, max_documents_per_request=50, max_concurrency=3
+    )
+
+    assert ranking(reranker.compress_documents(docs, QUERY)) == expected
+    assert server.state["peak"] == 1  # the sync path sends one slice after another
+
+    server.state.update(requests=[], peak=0)
+    got = ranking(await reranker.acompress_documents(docs, QUERY))
+
+    assert got == expected
+    assert len(server.state["requests"]) == 8
+    assert 2 <= server.state["peak"] <= 3  # concurrent, but never more than max_concurrency
+
+
+def test_retries_happen_per_slice(server: LoopbackServer) -> None:
+    docs = corpus(300)
+    expected = unsplit(server, "dashscope", docs, top_n=5)
+    server.state.update(max_documents=100, script=[None, 503])
+    reranker = reranker_for(server, "dashscope", top_n=5, max_documents_per_request=100)
+
+    assert ranking(reranker.compress_documents(docs, QUERY)) == expected
+    assert [len(sent(r)) for r in server.state["requests"]] == [100, 100, 100, 100]
+
+
+def poisoned(n: int, at: int) -> list[Document]:
+    docs = corpus(n)
+    docs[at] = Document("poisoned passage", id="bad")
+    return docs
+
+
+def test_a_failing_slice_names_its_range_and_stops_the_call(server: LoopbackServer) -> None:
+    server.state.update(max_documents=100, fail_on="poisoned passage")
+    reranker = reranker_for(server, "jina", max_documents_per_request=100)
+
+    with pytest.raises(RerankAPIError) as info:
+        reranker.compress_documents(poisoned(1000, at=250), QUERY)
+
+    message = str(info.value)
+    assert info.value.status_code == 400
+    assert "documents[200:300] (request 3 of 10" in message
+    assert "max_documents_per_request=100" in message
+    assert "unsafe content" in message  # what the provider said
+    assert KEY not in message
+    assert "Bearer **********" in message
+    assert len(server.state["requests"]) == 3  # nothing sent after the failure
+
+
+async def test_async_failing_slice_names_its_range(server: LoopbackServer) -> None:
+    server.state.update(max_documents=100, fail_on="poisoned passage")
+    reranker = reranker_for(server, "dashscope", max_documents_per_request=100)
+
+    with pytest.raises(RerankAPIError) as info:
+        await reranker.acompress_documents(poisoned(1000, at=250), QUERY)
+
+    message = str(info.value)
+    assert info.value.status_code == 400
+    assert "documents[200:300] (request 3 of 10" in message
+    assert "unsafe content" in message
+    assert KEY not in message
+
+
+def test_a_cap_above_the_servers_says_which_setting_to_lower(server: LoopbackServer) -> None:
+    server.state["max_documents"] = 100
+    reranker = reranker_for(server, "dashscope", max_documents_per_request=150)
+
+    with pytest.raises(RerankAPIError) as info:
+        reranker.compress_documents(corpus(400), QUERY)
+
+    message = str(info.value)
+    assert "documents[0:150] (request 1 of 3" in message
+    assert "at most 100 documents, got 150" in message
+    assert "lower max_documents_per_request" in message
