@@ -65,11 +65,14 @@ def hybrid_search(
     if native:
         hits = backend.hybrid_search(dense_q, sparse_q, k, fetch_k, filter, settings.rrf_k)
         return [(h.record, h.score, min(1.0, h.score / best)) for h in hits]
-    dense = dense_scored(backend.dense_search(dense_q, fetch_k, filter), settings.metric)
-    sparse = sparse_scored(
-        backend.sparse_search(sparse_q, fetch_k, filter), settings.sparse_score_scale
+    # both legs return ids and scores only; text and metadata are fetched for the k winners
+    dense = dense_scored(
+        backend.dense_search(dense_q, fetch_k, filter, ids_only=True), settings.metric
     )
-    records = {r.id: r for r, _, _ in dense + sparse}
+    sparse = sparse_scored(
+        backend.sparse_search(sparse_q, fetch_k, filter, ids_only=True),
+        settings.sparse_score_scale,
+    )
     if settings.method == "rrf":
         dense_leg = [(r.id, scoring.higher_is_better(s, settings.metric)) for r, s, _ in dense]
         sparse_leg = [(r.id, s) for r, s, _ in sparse]
@@ -84,6 +87,8 @@ def hybrid_search(
         weights=settings.weights,
         normalization=settings.normalization,
     )[:k]
+    # a winner deleted between the search and this fetch is left out
+    records = {r.id: r for r in backend.get([d for d, _ in fused])}
     if settings.method == "rrf":
-        return [(records[d], s, min(1.0, s / best)) for d, s in fused]
-    return [(records[d], s, min(1.0, max(0.0, s))) for d, s in fused]
+        return [(records[d], s, min(1.0, s / best)) for d, s in fused if d in records]
+    return [(records[d], s, min(1.0, max(0.0, s))) for d, s in fused if d in records]

@@ -95,11 +95,19 @@ class Backend(Protocol):
         """Every stored text, a page at a time (to refit a sparse encoder)."""
 
     def dense_search(
-        self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False
+        self,
+        vector: Sequence[float],
+        k: int,
+        filter: Filter | None,
+        *,
+        with_vectors: bool = False,
+        ids_only: bool = False,
     ) -> list[Hit]:
-        """Top ``k`` by the collection's metric."""
+        """Top ``k`` by the collection's metric (``ids_only``: records carry only the id)."""
 
-    def sparse_search(self, vector: SparseVector, k: int, filter: Filter | None) -> list[Hit]:
+    def sparse_search(
+        self, vector: SparseVector, k: int, filter: Filter | None, *, ids_only: bool = False
+    ) -> list[Hit]:
         """Top ``k`` by sparse dot product; an empty query vector gives no hits."""
 
     def hybrid_search(

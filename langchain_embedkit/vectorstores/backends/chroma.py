@@ -300,11 +300,21 @@ class ChromaBackend:
         return float(distance) if self.metric == "l2" else 1.0 - float(distance)
 
     def dense_search(
-        self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False
+        self,
+        vector: Sequence[float],
+        k: int,
+        filter: Filter | None,
+        *,
+        with_vectors: bool = False,
+        ids_only: bool = False,
     ) -> list[Hit]:
         if k <= 0:
             return []
-        include = ["documents", "metadatas", "distances"] + (["embeddings"] if with_vectors else [])
+        if ids_only:
+            include = ["distances"]
+        else:
+            include = ["documents", "metadatas", "distances"]
+            include += ["embeddings"] if with_vectors else []
         got = self.collection.query(
             query_embeddings=[list(vector)], n_results=k, include=include, **self._where(filter)
         )
@@ -346,7 +356,9 @@ class ChromaBackend:
         self._index = index
         return index
 
-    def sparse_search(self, vector: SparseVector, k: int, filter: Filter | None) -> list[Hit]:
+    def sparse_search(
+        self, vector: SparseVector, k: int, filter: Filter | None, *, ids_only: bool = False
+    ) -> list[Hit]:
         if k <= 0 or len(vector) == 0:
             return []
         index = self._sparse_index()
@@ -362,6 +374,8 @@ class ChromaBackend:
                 ranked = kept[:k]
             else:
                 ranked = index.search(vector, k, set(self._matching_ids(filter)))
+        if ids_only:
+            return [Hit(Record(id=d, text=""), s) for d, s in ranked]
         by_id = {r.id: r for r in self.get([doc_id for doc_id, _ in ranked])}
         return [Hit(by_id[d], s) for d, s in ranked if d in by_id]
 

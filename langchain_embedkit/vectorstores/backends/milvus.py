@@ -43,6 +43,10 @@ _FIELDS = ("id", "text", "metadata", "dense")
 
 _lite_users: dict[str, int] = {}
 _lite_lock = threading.Lock()
+# Milvus Lite lets one process open a file, so every write to a collection that this process
+# created went through a backend here: the ids of such collections, per (file, collection),
+# answer "is it stored?" for new ids without a query. Forgotten when the file is released.
+_lite_ids: dict[tuple[str, str], set[str]] = {}
 
 
 def is_local_uri(uri: str) -> bool:
@@ -98,6 +102,7 @@ class MilvusBackend:
         self._dim: int | None = None
         self._has_sparse_field = False
         self._exists = False
+        self._written: set[str] | None = None  # see _lite_ids
         self._path = os.path.abspath(uri) if self.local else None
         kwargs: dict[str, Any] = dict(client_kwargs or {})
         if token is not None:
@@ -172,6 +177,9 @@ class MilvusBackend:
             )
             raise ValueError(msg)
         self._exists = True
+        if self._path is not None:
+            with _lite_lock:
+                self._written = _lite_ids.get((self._path, self.collection_name))
         self.client.load_collection(self.collection_name)
 
     def _stored_metric(self) -> str | None:
@@ -213,6 +221,15 @@ class MilvusBackend:
         self._dim = dim
         self._has_sparse_field = self.with_sparse
         self._exists = True
+        if self._path is not None:
+            with _lite_lock:
+                self._written = _lite_ids[(self._path, self.collection_name)] = set()
+
+    def _ready(self) -> bool:
+        """Whether the collection exists; it may have been created since this backend opened."""
+        if not self._exists:
+            self._open_existing()
+        return self._exists
 
     # -- Backend --------------------------------------------------------------------------
 
@@ -229,8 +246,11 @@ class MilvusBackend:
         canonical_json(metadata)  # raises naming the key JSON cannot hold
 
     def existing(self, ids: Sequence[str]) -> dict[str, set[str]]:
-        if not self._exists or not ids:
+        if not self._ready() or not ids:
             return {}
+        if self._written is not None:
+            # only ids written through this process can be stored; those are still checked
+            ids = [i for i in ids if i in self._written]
         found: dict[str, set[str]] = {}
         for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
             part = list(ids[start : start + _MAX_IDS_PER_REQUEST])
@@ -268,14 +288,17 @@ class MilvusBackend:
     def write(self, rows: Sequence[Row], existing: Mapping[str, set[str]]) -> None:
         if not rows:
             return
-        if not self._exists:
+        if not self._ready():
             self._create(len(rows[0].dense))
+        # insert is ~12% cheaper than upsert on Milvus Lite 3; ids already stored are upserted
         new = [self._row(r) for r in rows if r.id not in existing]
         old = [self._row(r) for r in rows if r.id in existing]
         if new:
             self.client.insert(self.collection_name, new)
         if old:
             self.client.upsert(self.collection_name, old)
+        if self._written is not None:
+            self._written.update(r.id for r in rows)
 
     def end_of_writes(self) -> None:
         # Milvus Lite 3 searches unflushed rows about 10x slower; 2.x and servers need nothing.
@@ -296,7 +319,7 @@ class MilvusBackend:
         return ["text", "metadata", "dense"] if with_vectors else ["text", "metadata"]
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
-        if not self._exists or not ids:
+        if not self._ready() or not ids:
             return []
         out: list[Record] = []
         for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
@@ -308,12 +331,14 @@ class MilvusBackend:
         return out
 
     def delete(self, ids: Sequence[str]) -> None:
-        if not self._exists or not ids:
+        if not self._ready() or not ids:
             return
         for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
             self.client.delete(
                 self.collection_name, ids=list(ids[start : start + _MAX_IDS_PER_REQUEST])
             )
+        if self._written is not None:
+            self._written.difference_update(ids)
 
     def _expr(self, filter: Filter | None) -> str:
         if not filter:
@@ -323,7 +348,7 @@ class MilvusBackend:
         return filters.to_milvus(filter, text_field="text", metadata_field="metadata")
 
     def delete_where(self, filter: Filter) -> int:
-        if not self._exists:
+        if not self._ready():
             return 0
         expr = self._expr(filter)
         total = 0
@@ -340,13 +365,13 @@ class MilvusBackend:
             previous = ids
 
     def count(self) -> int:
-        if not self._exists:
+        if not self._ready():
             return 0
         rows = self.client.query(self.collection_name, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
     def peek(self, limit: int) -> list[Record]:
-        if not self._exists or limit <= 0:
+        if not self._ready() or limit <= 0:
             return []
         rows = self.client.query(
             self.collection_name,
@@ -357,7 +382,7 @@ class MilvusBackend:
         return [self._record(r, False) for r in rows]
 
     def iter_texts(self, batch_size: int) -> Iterator[list[str]]:
-        if not self._exists:
+        if not self._ready():
             return
         iterator = self.client.query_iterator(
             self.collection_name, batch_size=batch_size, filter="", output_fields=["text"]
@@ -377,9 +402,15 @@ class MilvusBackend:
         return [Hit(self._record(h, with_vectors), float(h["distance"])) for h in result[0]]
 
     def dense_search(
-        self, vector: Sequence[float], k: int, filter: Filter | None, *, with_vectors: bool = False
+        self,
+        vector: Sequence[float],
+        k: int,
+        filter: Filter | None,
+        *,
+        with_vectors: bool = False,
+        ids_only: bool = False,
     ) -> list[Hit]:
-        if not self._exists or k <= 0:
+        if not self._ready() or k <= 0:
             return []
         result = self.client.search(
             self.collection_name,
@@ -387,14 +418,16 @@ class MilvusBackend:
             anns_field="dense",
             limit=k,
             filter=self._expr(filter),
-            output_fields=self._output(with_vectors),
+            output_fields=[] if ids_only else self._output(with_vectors),
             search_params=self._dense_params(),
         )
         return self._hits(result, with_vectors)
 
-    def sparse_search(self, vector: SparseVector, k: int, filter: Filter | None) -> list[Hit]:
+    def sparse_search(
+        self, vector: SparseVector, k: int, filter: Filter | None, *, ids_only: bool = False
+    ) -> list[Hit]:
         # An empty query vector makes Milvus fail ("vector type must be the same"): no hits.
-        if not self._exists or k <= 0 or len(vector) == 0:
+        if not self._ready() or k <= 0 or len(vector) == 0:
             return []
         result = self.client.search(
             self.collection_name,
@@ -402,7 +435,7 @@ class MilvusBackend:
             anns_field="sparse",
             limit=k,
             filter=self._expr(filter),
-            output_fields=self._output(False),
+            output_fields=[] if ids_only else self._output(False),
             search_params={"metric_type": "IP", "params": {}},
         )
         return [h for h in self._hits(result) if h.score > 0.0]
@@ -418,7 +451,7 @@ class MilvusBackend:
     ) -> list[Hit]:
         from pymilvus import AnnSearchRequest, RRFRanker
 
-        if not self._exists or k <= 0:
+        if not self._ready() or k <= 0:
             return []
         expr = self._expr(filter)
         requests = [
@@ -455,6 +488,9 @@ class MilvusBackend:
                 _lite_users[self._path] = users
                 return
             _lite_users.pop(self._path, None)
+            # once released, another process may change the file
+            for key in [key for key in _lite_ids if key[0] == self._path]:
+                del _lite_ids[key]
         try:
             from milvus_lite.server_manager import server_manager_instance
 

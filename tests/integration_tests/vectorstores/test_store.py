@@ -95,6 +95,27 @@ def test_reingest_is_a_noop_and_embeds_nothing(engine: str, tmp_path: Path) -> N
     store.close()
 
 
+def test_stores_sharing_a_milvus_lite_collection_never_duplicate(tmp_path: Path) -> None:
+    # a process knows every id written to a Milvus Lite collection it created, and skips the
+    # existence lookup for the others: writes through any store in the process must count,
+    # a deleted document must come back when added again, and a store opened before the
+    # collection existed must see it
+    early = make_store("milvus", tmp_path, collection_name="shared")
+    first = make_store("milvus", tmp_path, collection_name="shared")
+    id_a, id_b = first.add_texts(["a", "b"])
+    second = make_store("milvus", tmp_path, collection_name="shared")
+    (id_c,) = second.add_texts(["c"])
+    second.delete([id_a])
+    assert first.count() == 2
+    assert first.add_texts(["a", "b", "c"]) == [id_a, id_b, id_c]
+    assert early.add_texts(["c", "d"])[0] == id_c
+    assert early.count() == first.count() == 4
+    got = first.get_by_ids([id_a, id_b, id_c])
+    assert [d.page_content for d in got] == ["a", "b", "c"]
+    for store in (early, first, second):
+        store.close()
+
+
 def test_document_ids_and_explicit_ids_are_kept(engine: str, tmp_path: Path) -> None:
     store = make_store(engine, tmp_path)
     ids = store.add_documents([Document("a", id="doc-a"), Document("b"), Document("c", id="c")])

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import datetime
+import json
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from langchain_embedkit.vectorstores.ids import content_id, resolve_ids
+from langchain_embedkit.vectorstores.ids import NAMESPACE, content_id, resolve_ids
 
 
 def test_content_id_ignores_key_order_but_not_values_or_types() -> None:
@@ -21,6 +25,15 @@ def test_content_id_ignores_key_order_but_not_values_or_types() -> None:
 def test_content_id_is_stable_across_releases() -> None:
     # a changed id would make every stored document look new and re-ingest duplicate it
     assert content_id("hello", {"source": "a.txt"}) == "fcce54ea-42f7-5ecb-804a-3ebfa2fe20ee"
+
+
+@given(
+    st.text(alphabet=st.characters(exclude_categories=["Cs"])),
+    st.dictionaries(st.text(max_size=3), st.integers() | st.text(max_size=3) | st.booleans()),
+)
+def test_content_id_is_the_uuid5_of_text_and_canonical_metadata(text: str, meta: dict) -> None:
+    canonical = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert content_id(text, meta) == str(uuid.uuid5(NAMESPACE, text + "\x00" + canonical))
 
 
 def test_unjsonable_metadata_names_the_key() -> None:
