@@ -51,6 +51,27 @@ class SparseVector:
             previous = index
 
     @classmethod
+    def _from_sorted(cls, indices: list[int], values: list[float]) -> SparseVector:
+        """Build from lists that already hold the invariants, without checking them.
+
+        For hot paths that produce indices in order by construction (an encoder
+        turning a whole corpus into vectors): the checks in ``__post_init__`` walk
+        every index in Python, which costs as much as building the vector. The caller
+        guarantees that ``indices`` are non-negative, strictly increasing and as many
+        as ``values``; the lists are kept as given, not copied. Anything else must go
+        through ``SparseVector(...)`` or :meth:`from_dict`.
+
+        Example:
+            >>> SparseVector._from_sorted([2, 7], [1.0, 0.5]) == SparseVector([2, 7], [1.0, 0.5])
+            True
+        """
+        vector = object.__new__(cls)
+        # Set the fields as the generated frozen __init__ does, minus __post_init__.
+        object.__setattr__(vector, "indices", indices)
+        object.__setattr__(vector, "values", values)
+        return vector
+
+    @classmethod
     def from_dict(cls, mapping: Mapping[int, float]) -> SparseVector:
         """Build from an ``{index: value}`` mapping in any order; zero values are dropped."""
         items = sorted((int(i), float(v)) for i, v in mapping.items() if v != 0.0)

@@ -66,14 +66,6 @@ def _checksum(payload: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _make_vector(indices: list[int], values: list[float]) -> SparseVector:
-    """A SparseVector from indices already sorted and unique (skips re-validation)."""
-    vector = object.__new__(SparseVector)
-    object.__setattr__(vector, "indices", indices)
-    object.__setattr__(vector, "values", values)
-    return vector
-
-
 # partial_fit keeps its analysed batch for the next embed_documents up to this many entries.
 _KEEP_BATCH_ENTRIES = 2_000_000
 
@@ -363,10 +355,9 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         bounds = np.searchsorted(batch.rows, np.arange(len(texts) + 1)).tolist()
         cols = batch.cols.tolist()
         values = weights.tolist()
-        return [
-            _make_vector(cols[start:end], values[start:end])
-            for start, end in pairwise(bounds)
-        ]
+        # Rows come out of np.unique with their columns sorted and unique.
+        make = SparseVector._from_sorted
+        return [make(cols[start:end], values[start:end]) for start, end in pairwise(bounds)]
 
     def embed_query(self, text: str) -> SparseVector:
         """Encode a query: the IDF of each known token, times its count in the query."""
@@ -385,7 +376,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         idf = self._idf()
         indices = sorted(counts)
         weights = (idf[indices] * np.fromiter((counts[i] for i in indices), np.float64)).tolist()
-        return _make_vector(indices, weights)
+        return SparseVector._from_sorted(indices, weights)
 
     def encode_documents(self, texts: list[str]) -> list[SparseVector]:
         """Alias of :meth:`embed_documents` (the pymilvus-model name)."""

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from langchain_embedkit import SparseVector
 
@@ -31,3 +35,30 @@ def test_invalid_vectors_are_rejected(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         SparseVector(indices, values)
+
+
+@given(
+    st.dictionaries(
+        st.integers(min_value=0, max_value=2**31 - 1),
+        st.floats(allow_nan=False, allow_infinity=False).filter(bool),
+        max_size=50,
+    )
+)
+def test_from_sorted_equals_the_validated_vector(mapping: dict[int, float]) -> None:
+    validated = SparseVector.from_dict(mapping)
+    trusted = SparseVector._from_sorted(list(validated.indices), list(validated.values))
+    assert type(trusted) is SparseVector
+    assert trusted == validated == SparseVector(trusted.indices, trusted.values)
+    assert repr(trusted) == repr(validated)
+    assert trusted.as_dict() == validated.as_dict()
+    assert len(trusted) == len(validated)
+    with pytest.raises(FrozenInstanceError):
+        trusted.indices = []  # type: ignore[misc]
+
+
+def test_from_sorted_keeps_the_given_lists() -> None:
+    indices, values = [2, 7], [1.0, 0.5]
+    vector = SparseVector._from_sorted(indices, values)
+    assert vector.indices is indices and vector.values is values
+    assert vector == SparseVector([2, 7], [1.0, 0.5])
+    assert SparseVector._from_sorted([], []) == SparseVector()

@@ -280,3 +280,16 @@ def test_refit_starts_over() -> None:
     encoder.fit(["only these words"])
     assert encoder.n_docs == 1
     assert set(encoder.vocabulary) == {"word"}
+
+
+def test_vectors_built_without_checks_pass_them(
+    scifact_sample: tuple[list[str], list[str]],
+) -> None:
+    docs, queries = scifact_sample
+    encoder = BM25SparseEmbeddings(analyzer="en").fit(docs[:200])
+    # Documents after the first 200 hold words the vocabulary lacks, and repeated words.
+    vectors = encoder.embed_documents(docs) + encoder.encode_queries(queries)
+    assert sum(map(len, vectors)) > 0
+    for vector in vectors:
+        assert vector == SparseVector(vector.indices, vector.values)
+        assert all(isinstance(i, int) for i in vector.indices)
