@@ -4,6 +4,8 @@
 * :mod:`.metrics`: nDCG, Recall, MRR, MAP, hit rate and precision at k, with the
   trec_eval / BEIR definitions.
 * :mod:`.runner`: :func:`evaluate` any retriever, :func:`compare` embeddings x modes.
+* :mod:`.search`: the exact dense and sparse search that ``compare`` runs.
+* :mod:`.results`: what they return, :class:`EvaluationResult` and :class:`ComparisonResult`.
 * :mod:`.cache`: corpus embeddings cached on disk (npy + JSON).
 * :mod:`.report`: terminal table, JSON, Markdown and a PNG chart.
 
@@ -34,15 +36,9 @@ from langchain_embedkit.evaluation.metrics import (
     recall_at_k,
     reciprocal_rank_at_k,
 )
-from langchain_embedkit.evaluation.runner import (
-    MODES,
-    ComparisonResult,
-    DenseIndex,
-    EvaluationResult,
-    SparseIndex,
-    compare,
-    evaluate,
-)
+from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationResult
+from langchain_embedkit.evaluation.runner import MODES, compare, evaluate
+from langchain_embedkit.evaluation.search import DenseIndex, SparseIndex
 
 __all__ = [
     "METRICS",

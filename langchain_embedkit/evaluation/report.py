@@ -16,7 +16,7 @@ from langchain_embedkit._imports import require
 from langchain_embedkit.evaluation.metrics import metric_key
 
 if TYPE_CHECKING:
-    from langchain_embedkit.evaluation.runner import ComparisonResult, EvaluationResult
+    from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationResult
 
 __all__ = ["format_table", "plot", "to_json", "to_markdown", "write_report"]
 

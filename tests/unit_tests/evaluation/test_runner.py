@@ -206,3 +206,23 @@ def test_sparse_index_skips_non_matching_and_unknown_terms() -> None:
     assert out[0] == [("a", 2.0)]
     assert out[1] == []  # a term no document has
     assert out[2] == [("b", 3.0), ("a", 1.0)]
+
+
+def test_names_stay_importable_from_runner_and_the_package() -> None:
+    import langchain_embedkit.evaluation as package
+    from langchain_embedkit.evaluation import results, runner, search
+
+    homes = {
+        "ComparisonResult": results,
+        "EvaluationResult": results,
+        "DenseIndex": search,
+        "SparseIndex": search,
+        "MODES": runner,
+        "compare": runner,
+        "evaluate": runner,
+    }
+    assert set(runner.__all__) == {*homes, "EvalMode"}
+    for name, home in homes.items():
+        assert getattr(runner, name) is getattr(home, name) is getattr(package, name), name
+        assert name in package.__all__
+    assert runner.MODES == ("dense", "sparse", "hybrid", "hybrid+rerank")
