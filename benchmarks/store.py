@@ -192,6 +192,16 @@ def chroma_raw_ingest(collection: Any, client: Any, data: dict[str, Any], part: 
         )
 
 
+def write_part(engine: str, who: str, store: Any, raw: Any, data: dict, part: slice) -> None:
+    """One part of the ingest, by our store or by the raw client."""
+    if who == "ours":
+        store.add_texts(data["texts"][part], data["metas"][part])
+    elif engine == "milvus":
+        milvus_raw_ingest(raw, data, 1000, part)
+    else:
+        chroma_raw_ingest(raw, chroma_client(), data, part)
+
+
 def peer_ingest(engine: str, where: str, emb: Embeddings, data: dict[str, Any]) -> Any:
     if engine == "milvus":
         from langchain_milvus import Milvus
@@ -302,20 +312,12 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
     spent = {"raw": 0.0, "ours": 0.0}
     step = -(-n // args.parts_ingest)
 
-    def write_part(who: str, part: slice) -> None:
-        if who == "ours":
-            store.add_texts(data["texts"][part], data["metas"][part])
-        elif engine == "milvus":
-            milvus_raw_ingest(raw, data, 1000, part)
-        else:
-            chroma_raw_ingest(raw, chroma_client(), data, part)
-
     for number, start in enumerate(range(0, n, step)):
         part = slice(start, min(n, start + step))
         # who goes first alternates: the engine's background work after one writer's flush
         # (compaction, allocator growth) lands on the other writer's clock
         for who in ("raw", "ours") if number % 2 == 0 else ("ours", "raw"):
-            t, _ = timed(lambda: write_part(who, part))  # noqa: B023
+            t, _ = timed(lambda: write_part(engine, who, store, raw, data, part))  # noqa: B023
             spent[who] += t
     t_raw, t_ours = spent["raw"], spent["ours"]
     peer = None
@@ -480,6 +482,7 @@ def probe(spec: str, args: Any) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-probe-"))
     emb = Precomputed(data["x"], {})
     n = len(data["texts"])
+    store = raw = None
     if who == "ours":
         store = ours(engine, str(tmp / "ours.db"), emb, None, "ours")
     elif engine == "milvus":
@@ -492,13 +495,7 @@ def probe(spec: str, args: Any) -> int:
     result: dict[str, float] = {}
     with peak_rss_growth(result):
         for start in range(0, n, step):
-            part = slice(start, min(n, start + step))
-            if who == "ours":
-                store.add_texts(data["texts"][part], data["metas"][part])
-            elif engine == "milvus":
-                milvus_raw_ingest(raw, data, 1000, part)
-            else:
-                chroma_raw_ingest(raw, chroma_client(), data, part)
+            write_part(engine, who, store, raw, data, slice(start, min(n, start + step)))
     print(json.dumps(result), flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -213,11 +213,12 @@ class MilvusBackend:
         if self.with_sparse:
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         self.client.create_collection(
-            self.collection_name,
-            schema=schema,
-            index_params=index,
-            consistency_level="Strong",
+            self.collection_name, schema=schema, consistency_level="Strong"
         )
+        # create_collection(index_params=...) polls the index state after a fixed 0.5 s sleep
+        # per index; on an empty collection the index is ready at once, so do not wait
+        self.client.create_index(self.collection_name, index, sync=False)
+        self.client.load_collection(self.collection_name)
         self._dim = dim
         self._has_sparse_field = self.with_sparse
         self._exists = True
