@@ -183,11 +183,15 @@ class ChromaBackend:
             return
         metadatas: list[dict[str, Any] | None] = []
         for row in rows:
+            stored = existing.get(row.id)
+            if not self.with_sparse and not stored:
+                metadatas.append(row.metadata or None)  # the common case: nothing to add
+                continue
             meta: dict[str, Any] = dict(row.metadata)
             if self.with_sparse:
                 meta[SPARSE_KEY] = encode_sparse(row.sparse or SparseVector())
             # Chroma merges metadata on upsert: keys the new version lacks are unset
-            for stale in existing.get(row.id, set()) - set(meta):
+            for stale in (stored or set()) - set(meta):
                 meta[stale] = None
             metadatas.append(meta or None)
         self.collection.upsert(
