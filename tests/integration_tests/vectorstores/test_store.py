@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,25 @@ def test_stores_sharing_a_milvus_lite_collection_never_duplicate(tmp_path: Path)
     assert [d.page_content for d in got] == ["a", "b", "c"]
     for store in (early, first, second):
         store.close()
+
+
+def test_a_large_milvus_lite_collection_warns_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from langchain_embedkit.vectorstores.backends import milvus
+
+    monkeypatch.setattr(milvus, "LITE_SCAN_WARNING_ROWS", 30)
+    store = make_store("milvus", tmp_path)
+    texts, _ = corpus(60)
+    with caplog.at_level(logging.WARNING, logger=milvus.__name__):
+        store.add_texts(texts[:20])
+        assert not caplog.records  # below the threshold
+        store.add_texts(texts[20:40])
+        store.add_texts(texts[40:])
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "40 documents" in warnings[0] and "backend='chroma'" in warnings[0]
+    store.close()
 
 
 def test_document_ids_and_explicit_ids_are_kept(engine: str, tmp_path: Path) -> None:
