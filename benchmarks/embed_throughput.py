@@ -43,18 +43,12 @@ from langchain_embedkit.embeddings.default import packaged_model_path  # noqa: E
 
 
 def load_passages(folder: Path, n: int) -> list[str]:
-    corpus = folder / "corpus.jsonl"
-    if not corpus.is_file():
-        msg = f"SciFact corpus not found at {corpus}; pass --data to a BEIR-format folder."
+    from langchain_embedkit.evaluation import load_beir
+
+    if not (folder / "corpus.jsonl").is_file():
+        msg = f"SciFact corpus not found in {folder}; pass --data to a BEIR-format folder."
         raise SystemExit(msg)
-    passages: list[str] = []
-    with corpus.open(encoding="utf-8") as handle:
-        for line in handle:
-            doc = json.loads(line)
-            passages.append(f"{doc.get('title', '')} {doc['text']}".strip())
-            if len(passages) == n:
-                break
-    return passages
+    return list(load_beir(folder).corpus.values())[:n]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -93,17 +93,16 @@ def synthetic(n: int, dim: int, nq: int, seed: int = 0) -> dict[str, Any]:
 
 
 def beir(folder: Path, dim: int, nq: int, seed: int = 1) -> dict[str, Any]:
+    from langchain_embedkit.evaluation import load_beir
+
     rng = np.random.default_rng(seed)
-    docs = [json.loads(line) for line in (folder / "corpus.jsonl").open(encoding="utf-8")]
-    queries = [json.loads(line) for line in (folder / "queries.jsonl").open(encoding="utf-8")]
-    queries = queries[:nq]
-    texts = [f"{i} " + f"{d.get('title', '')} {d['text']}".strip() for i, d in enumerate(docs)]
-    metas = [{"doc_id": str(d["_id"]), "n": i} for i, d in enumerate(docs)]
+    dataset = load_beir(folder)
+    queries = list(dataset.queries.values())[:nq]
     return {
-        "texts": texts,
-        "metas": metas,
-        "x": unit(rng, len(docs), dim),
-        "qtexts": [f"{q['text']} #{j}" for j, q in enumerate(queries)],
+        "texts": [f"{i} {text}" for i, text in enumerate(dataset.corpus.values())],
+        "metas": [{"doc_id": doc_id, "n": i} for i, doc_id in enumerate(dataset.corpus)],
+        "x": unit(rng, len(dataset.corpus), dim),
+        "qtexts": [f"{text} #{j}" for j, text in enumerate(queries)],
         "q": unit(rng, len(queries), dim),
     }
 

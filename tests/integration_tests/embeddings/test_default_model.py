@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from langchain_embedkit.embeddings import DefaultEmbeddings
 from langchain_embedkit.embeddings._onnx import resolve_quantization
 from langchain_embedkit.embeddings.default import packaged_model_path
+from langchain_embedkit.evaluation import load_beir
 from langchain_embedkit.similarity import cosine_similarity
 
 GOLDEN_TEXT = "Artificial intelligence was founded as an academic discipline in 1956."
@@ -33,14 +33,7 @@ def minilm_onnx(onnx_cache_dir: Path) -> DefaultEmbeddings:
 
 
 def scifact_passages(folder: Path, n: int) -> list[str]:
-    passages = []
-    with (folder / "corpus.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            doc = json.loads(line)
-            passages.append(f"{doc.get('title', '')} {doc['text']}".strip())
-            if len(passages) == n:
-                break
-    return passages
+    return list(load_beir(folder).corpus.values())[:n]
 
 
 def test_golden_first_dimensions(minilm: DefaultEmbeddings) -> None:
