@@ -8,10 +8,13 @@ They subclass the built-in error a caller would already catch (``ValueError``,
 from __future__ import annotations
 
 __all__ = [
+    "APIError",
     "DimensionMismatchError",
     "EmbedKitError",
+    "EmbeddingAPIError",
     "NotFittedError",
     "PersistenceError",
+    "RerankAPIError",
     "StoreLockedError",
 ]
 
@@ -34,3 +37,40 @@ class PersistenceError(EmbedKitError, ValueError):
 
 class StoreLockedError(EmbedKitError, RuntimeError):
     """Another process holds the local database file open."""
+
+
+
+class APIError(EmbedKitError, RuntimeError):
+    """A remote API failed after its retries, or answered something unusable.
+
+    The message names the server URL, the batch and what went wrong; it never contains a
+    key, and the underlying HTTP request is not attached (``__cause__`` and
+    ``__context__`` are ``None``).
+
+    Attributes:
+        status_code: HTTP status of the last answer, or None (timeout, connection error,
+            an HTTP 200 whose body was refused).
+
+    Example:
+        >>> error = APIError("rate-limited (HTTP 429)", status_code=429)
+        >>> error.status_code, isinstance(error, RuntimeError)
+        (429, True)
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class EmbeddingAPIError(APIError):
+    """An embeddings request failed after its retries, or the server answered nonsense.
+
+    Example:
+        >>> error = EmbeddingAPIError("rate-limited (HTTP 429)", status_code=429)
+        >>> error.status_code, isinstance(error, APIError)
+        (429, True)
+    """
+
+
+class RerankAPIError(APIError):
+    """A rerank API answered with an error, an unexpected body, or not at all."""

@@ -12,20 +12,19 @@ per (query, document) pair, so the merged ranking is the one a single request wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import math
 import os
-import random
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from typing_extensions import Self
 
+from langchain_embedkit import _http
 from langchain_embedkit._imports import require
-from langchain_embedkit.errors import EmbedKitError
+from langchain_embedkit.errors import RerankAPIError
 from langchain_embedkit.rerankers.base import BaseReranker
 
 if TYPE_CHECKING:
@@ -37,10 +36,8 @@ logger = logging.getLogger(__name__)
 
 RerankProvider = Literal["jina", "cohere", "dashscope", "vllm"]
 
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-"""HTTP statuses retried with backoff; other errors fail at once."""
-
 _MAX_WAIT_S = 30.0
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -84,15 +81,6 @@ request (gte-rerank-v2, qwen3-rerank); Cohere recommends at most 1,000 documents
 publishes no exact cap, so the same 1,000 is used; self-hosted servers have none, but 256
 keeps each request well inside ``timeout`` on a modest GPU.
 """
-
-
-class RerankAPIError(EmbedKitError, RuntimeError):
-    """A rerank API answered with an error, an unexpected body, or not at all."""
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        """HTTP status, or ``None`` when no response came back."""
 
 
 def _chunk_ranges(
@@ -201,10 +189,15 @@ class HTTPReranker(BaseReranker):
     """Retries after the first attempt on 429/5xx/timeouts."""
 
     timeout: float = 30.0
-    """Seconds to wait for each request."""
+    """Seconds one request may take in total, the whole reply included: a server that
+    trickles its answer fails at ``timeout`` too."""
 
     backoff_factor: float = 0.5
     """Wait ``backoff_factor * 2 ** attempt`` seconds (plus jitter) between retries."""
+
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, strict=True, gt=0)
+    """Largest reply body accepted (default 16 MiB); a larger one fails the request
+    instead of filling memory."""
 
     max_documents_per_request: int | None = Field(default=None, strict=True)
     """Most documents sent in one request; larger calls are split. When not given: the
@@ -239,7 +232,7 @@ class HTTPReranker(BaseReranker):
         if self.provider not in PROVIDERS:
             msg = (
                 f"Unknown rerank provider {self.provider!r}; supported: "
-                f"{', '.join(sorted(PROVIDERS))}."
+                f"{', '.join(get_args(RerankProvider))}."
             )
             raise ValueError(msg)
         spec = PROVIDERS[self.provider]
@@ -315,37 +308,46 @@ class HTTPReranker(BaseReranker):
         return body
 
     def _redact(self, text: str) -> str:
-        if self.api_key is not None and self.api_key.get_secret_value():
-            text = text.replace(self.api_key.get_secret_value(), "**********")
-        return text
+        key = self.api_key.get_secret_value() if self.api_key is not None else ""
+        return _http.redact(text, [key])
 
-    def _parse(self, response: httpx.Response) -> list[tuple[int, float]]:
+    def _policy(self) -> _http.Policy:
+        return _http.Policy(
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_bytes=self.max_response_bytes,
+            backoff=self.backoff_factor,
+            max_wait=_MAX_WAIT_S,
+        )
+
+    def _parse(self, reply: _http.Reply, start: int, stop: int) -> list[tuple[int, float]]:
+        """Scores of ``documents[start:stop]`` as ``(index in the whole call, score)``."""
+        where = "output.results" if self.provider == "dashscope" else "results"
         try:
-            payload = response.json()
-            results = payload["output"]["results"] if self.provider == "dashscope" else (
-                payload["results"]
-            )
-            return [(int(r["index"]), float(r["relevance_score"])) for r in results]
-        except (ValueError, KeyError, TypeError) as exc:
-            where = "output.results" if self.provider == "dashscope" else "results"
-            msg = (
-                f"Unexpected response from {self.provider} rerank API at {self.endpoint}: "
-                f"expected JSON with {where}[].index and relevance_score; got "
-                f"{self._redact(response.text)[:300]!r}. Check provider= matches the server."
-            )
-            raise RerankAPIError(msg, response.status_code) from exc
+            payload = _http.loads_strict(reply.body)
+            results = payload
+            for key in where.split("."):
+                if not isinstance(results, dict) or key not in results:
+                    msg = f"no '{where}' in the reply"
+                    raise ValueError(msg)
+                results = results[key]
+            scored = _scores(results, stop - start)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return [(start + index, score) for index, score in scored]
+        body = self._redact(reply.body[:300].decode("utf-8", "replace"))
+        msg = (
+            f"Unexpected response from {self.provider} rerank API at {self.endpoint} for "
+            f"documents[{start}:{stop}]: {problem}; expected JSON with {where}[].index and "
+            f"relevance_score; got {body!r}. Check provider= matches the server."
+        )
+        raise RerankAPIError(msg, reply.status)
 
-    def _wait(self, attempt: int, response: httpx.Response | None) -> float:
-        wait = self.backoff_factor * (2**attempt) + random.uniform(0, self.backoff_factor)
-        if response is not None:
-            retry_after = response.headers.get("Retry-After")
-            # An HTTP-date Retry-After is ignored: our own backoff applies.
-            with contextlib.suppress(TypeError, ValueError):
-                wait = max(wait, float(retry_after))
-        return min(wait, _MAX_WAIT_S)
-
-    def _failure(self, response: httpx.Response) -> RerankAPIError:
-        status = response.status_code
+    def _failure(self, failure: _http.Failure) -> RerankAPIError:
+        if failure.kind != "status":
+            return self._transport_failure(failure)
+        status = failure.status
         env = " / ".join(PROVIDERS[self.provider].env)
         hint = {
             401: f"the API key was rejected; check api_key or {env}",
@@ -362,17 +364,25 @@ class HTTPReranker(BaseReranker):
                 "max_documents_per_request / max_characters_per_request if the server caps "
                 "request size"
             ),
-        }.get(status, "the server failed after retries" if status in RETRY_STATUS else "")
+        }.get(status or 0, "the server failed after retries" if failure.retried else "")
         msg = (
             f"{self.provider} rerank API at {self.endpoint} answered HTTP {status}"
-            f"{': ' + hint if hint else ''}. Server said: {self._redact(response.text)[:500]!r}"
+            f"{': ' + hint if hint else ''}. Server said: {self._redact(failure.text(500))!r}"
         )
         return RerankAPIError(msg, status)
 
-    def _transport_failure(self, exc: Exception, attempts: int) -> RerankAPIError:
+    def _transport_failure(self, failure: _http.Failure) -> RerankAPIError:
+        if failure.kind == "too_large":
+            msg = (
+                f"{self.provider} rerank API at {self.endpoint} sent a reply over "
+                f"max_response_bytes={self.max_response_bytes} ({failure.detail}). Lower "
+                "max_documents_per_request, or raise max_response_bytes if the server "
+                "echoes long documents."
+            )
+            return RerankAPIError(msg)
         msg = (
-            f"{self.provider} rerank API at {self.endpoint} did not answer after {attempts} "
-            f"attempt(s): {type(exc).__name__}: {self._redact(str(exc))}. Check base_url, "
+            f"{self.provider} rerank API at {self.endpoint} did not answer after "
+            f"{failure.attempts} attempt(s): {self._redact(failure.detail)}. Check base_url, "
             "the network, or raise timeout / max_retries."
         )
         return RerankAPIError(msg)
@@ -396,26 +406,11 @@ class HTTPReranker(BaseReranker):
             logger.debug("splitting %d documents into %d rerank requests", len(texts), len(ranges))
         return ranges
 
-    def _shift(
-        self, scored: list[tuple[int, float]], start: int, stop: int, split: bool
-    ) -> list[tuple[int, float]]:
-        """Map a slice's result indices back to positions in the whole call."""
-        if not split:
-            return scored  # BaseReranker checks indices against the documents sent
-        size = stop - start
-        for index, _ in scored:
-            if not 0 <= index < size:
-                msg = (
-                    f"{self.provider} rerank API at {self.endpoint} answered index {index} "
-                    f"for a request of {size} documents (documents[{start}:{stop}]); "
-                    f"valid: 0..{size - 1}. Check provider= matches the server."
-                )
-                raise RerankAPIError(msg)
-        return [(start + index, score) for index, score in scored]
-
     def _slice_failure(
         self, exc: RerankAPIError, ranges: list[tuple[int, int]], number: int, total: int
     ) -> RerankAPIError:
+        if len(ranges) == 1:
+            return exc
         start, stop = ranges[number]
         caps = ", ".join(
             f"{name}={getattr(self, name)}"
@@ -428,96 +423,55 @@ class HTTPReranker(BaseReranker):
         )
         return RerankAPIError(msg, exc.status_code)
 
-    def _post(self, client: httpx.Client, query: str, texts: list[str]) -> list[tuple[int, float]]:
-        httpx = require("httpx", "rerank")
-        body, headers = self._body(query, texts), self._headers()
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = client.post(self.endpoint, json=body, headers=headers,
-                                       timeout=self.timeout)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt == self.max_retries:
-                    raise self._transport_failure(exc, attempt + 1) from exc
-                logger.info("rerank request failed (%s); retrying", type(exc).__name__)
-                time.sleep(self._wait(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUS and attempt < self.max_retries:
-                logger.info("rerank API answered %s; retrying", response.status_code)
-                time.sleep(self._wait(attempt, response))
-                continue
-            if response.status_code >= 400:
-                raise self._failure(response)
-            return self._parse(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _fail_for(
+        self, ranges: list[tuple[int, int]], number: int, total: int
+    ) -> Callable[[_http.Failure], Exception]:
+        def fail(failure: _http.Failure) -> Exception:
+            return self._slice_failure(self._failure(failure), ranges, number, total)
 
-    async def _apost(
-        self, client: httpx.AsyncClient, query: str, texts: list[str]
-    ) -> list[tuple[int, float]]:
-        httpx = require("httpx", "rerank")
-        body, headers = self._body(query, texts), self._headers()
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = await client.post(self.endpoint, json=body, headers=headers,
-                                             timeout=self.timeout)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                if attempt == self.max_retries:
-                    raise self._transport_failure(exc, attempt + 1) from exc
-                logger.info("rerank request failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(self._wait(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUS and attempt < self.max_retries:
-                logger.info("rerank API answered %s; retrying", response.status_code)
-                await asyncio.sleep(self._wait(attempt, response))
-                continue
-            if response.status_code >= 400:
-                raise self._failure(response)
-            return self._parse(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return fail
 
     def _score(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
+        require("httpx", "rerank")
         client = self._sync_client()
         ranges = self._ranges(query, texts)
-        split = len(ranges) > 1
         scored: list[tuple[int, float]] = []
         for number, (start, stop) in enumerate(ranges):
+            reply = _http.post(
+                client, self.endpoint, self._body(query, texts[start:stop]), self._headers(),
+                self._policy(), self._fail_for(ranges, number, len(texts)),
+            )
             try:
-                part = self._post(client, query, texts[start:stop])
+                part = self._parse(reply, start, stop)
             except RerankAPIError as exc:
-                if not split:
-                    raise
-                raise self._slice_failure(exc, ranges, number, len(texts)) from exc
-            scored.extend(self._shift(part, start, stop, split))
+                error = self._slice_failure(exc, ranges, number, len(texts))
+            else:
+                scored.extend(part)
+                continue
+            raise error
         return scored
 
     async def _ascore(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
         httpx = require("httpx", "rerank")
         ranges = self._ranges(query, texts)
-        split = len(ranges) > 1
         gate = asyncio.Semaphore(self.max_concurrency)
         client = self.http_async_client or httpx.AsyncClient(timeout=self.timeout)
 
         async def one(number: int) -> list[tuple[int, float]]:
             start, stop = ranges[number]
             async with gate:
-                try:
-                    part = await self._apost(client, query, texts[start:stop])
-                except RerankAPIError as exc:
-                    if not split:
-                        raise
-                    raise self._slice_failure(exc, ranges, number, len(texts)) from exc
-            return self._shift(part, start, stop, split)
+                reply = await _http.apost(
+                    client, self.endpoint, self._body(query, texts[start:stop]),
+                    self._headers(), self._policy(), self._fail_for(ranges, number, len(texts)),
+                )
+            try:
+                return self._parse(reply, start, stop)
+            except RerankAPIError as exc:
+                error = self._slice_failure(exc, ranges, number, len(texts))
+            raise error
 
         try:
-            tasks = [asyncio.ensure_future(one(n)) for n in range(len(ranges))]
-            try:
-                parts = await asyncio.gather(*tasks)
-            except BaseException:
-                # One slice failed (or the caller cancelled): stop the others before the
-                # client closes under them.
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
+            parts = await _http.gather_or_cancel(one(n) for n in range(len(ranges)))
         finally:
             if self.http_async_client is None:
                 await client.aclose()
@@ -528,3 +482,50 @@ class HTTPReranker(BaseReranker):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _scores(results: Any, size: int) -> list[tuple[int, float]]:
+    """Validated ``(index, score)`` pairs of one reply; ValueError names what is wrong.
+
+    Example:
+        >>> _scores([{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0}], 2)
+        [(1, 0.9), (0, 0.0)]
+        >>> _scores([{"index": True, "relevance_score": 0.9}], 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: results[0].index must be an integer in 0..1, got True
+    """
+    if not isinstance(results, list):
+        msg = f"results must be a list, got {type(results).__name__}"
+        raise ValueError(msg)
+    if len(results) > size:
+        msg = f"{len(results)} results for {size} documents"
+        raise ValueError(msg)
+    seen: set[int] = set()
+    scored: list[tuple[int, float]] = []
+    for position, item in enumerate(results):
+        if not isinstance(item, dict):
+            msg = f"results[{position}] must be an object, got {type(item).__name__}"
+            raise ValueError(msg)
+        index, score = item.get("index"), item.get("relevance_score")
+        if type(index) is not int or not 0 <= index < size:
+            msg = f"results[{position}].index must be an integer in 0..{size - 1}, got {index!r}"
+            raise ValueError(msg)
+        if index in seen:
+            msg = f"results[{position}].index {index} appears twice"
+            raise ValueError(msg)
+        seen.add(index)
+        if not isinstance(score, (int, float)) or not _finite(score):
+            msg = f"results[{position}].relevance_score must be a finite number, got {score!r}"
+            raise ValueError(msg)
+        scored.append((index, float(score)))
+    return scored
+
+
+def _finite(value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False

@@ -1,0 +1,372 @@
+"""What the HTTP API clients share: one retry loop, bounded replies, strict JSON, masking.
+
+Every request gets a total deadline (connect, upload, headers and body together: a server
+that sends its headers and then one byte a second fails at ``timeout``), a cap on the reply
+size (checked against ``Content-Length`` and again while reading), and retries with
+exponential backoff on 408/409/429/5xx, timeouts and dropped connections, honouring
+``Retry-After`` / ``retry-after-ms``. Failures come back as a :class:`Failure` description
+that each client turns into its own error type; no exception from ``httpx`` (which holds
+the request and its headers) is ever chained to what the caller sees.
+
+``httpx`` is imported when a request is first made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import random
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+
+from langchain_embedkit._imports import require
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "MASK",
+    "RETRY_STATUS",
+    "Failure",
+    "Policy",
+    "Reply",
+    "apost",
+    "gather_or_cancel",
+    "is_secret_header",
+    "loads_strict",
+    "mask_headers",
+    "post",
+    "redact",
+]
+
+logger = logging.getLogger("langchain_embedkit.http")
+
+T = TypeVar("T")
+
+MASK = "**********"
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+"""HTTP statuses retried with backoff; other errors are final."""
+
+_SECRET_WORDS = ("authorization", "key", "token", "secret", "cookie", "password", "auth")
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's name suggests it carries a credential.
+
+    Example:
+        >>> [is_secret_header(n) for n in ("Authorization", "X-Gateway-Key", "X-Trace-Id")]
+        [True, True, False]
+    """
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``headers`` with every secret-bearing value replaced by ``MASK``.
+
+    Example:
+        >>> mask_headers({"X-Api-Key": "sk-1", "X-Team": "search"})
+        {'X-Api-Key': '**********', 'X-Team': 'search'}
+    """
+    return {name: MASK if is_secret_header(name) else value for name, value in headers.items()}
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each non-empty secret in ``text`` by ``MASK``.
+
+    Example:
+        >>> redact("invalid key 'Bearer sk-123'", ["sk-123", ""])
+        "invalid key 'Bearer **********'"
+    """
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _reject_constant(name: str) -> NoReturn:
+    msg = f"{name} is not a number JSON allows"
+    raise ValueError(msg)
+
+
+def loads_strict(data: bytes) -> Any:
+    """Parse JSON, refusing ``NaN``/``Infinity`` and numbers too large for a float.
+
+    Raises:
+        ValueError: The body is not JSON, or holds a non-finite number.
+
+    Example:
+        >>> loads_strict(b'{"a": [1, 2.5]}')
+        {'a': [1, 2.5]}
+        >>> loads_strict(b"[NaN]")
+        Traceback (most recent call last):
+        ...
+        ValueError: NaN is not a number JSON allows
+    """
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except RecursionError:
+        msg = "JSON nested too deeply"
+        raise ValueError(msg) from None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one request is bounded and retried."""
+
+    timeout: float
+    """Seconds for one attempt, from connecting to the last byte of the reply."""
+    max_retries: int
+    """Attempts after the first on retryable failures."""
+    max_bytes: int
+    """Largest reply body accepted."""
+    backoff: float = 0.5
+    """First wait between attempts; doubles each time, with up to 25% jitter."""
+    max_wait: float = 8.0
+    """Longest wait between attempts, ``Retry-After`` included."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful (HTTP < 400) answer, read whole within the limits."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a request failed, with nothing from the request itself (no headers, no key)."""
+
+    kind: Literal["timeout", "connect", "status", "too_large"]
+    attempts: int
+    status: int | None = None
+    body: bytes = b""
+    detail: str = ""
+
+    @property
+    def retried(self) -> bool:
+        """Whether retries were spent: a final 4xx or an oversized reply is not retried."""
+        return self.kind in ("timeout", "connect") or self.status in RETRY_STATUS
+
+    def text(self, limit: int = 300) -> str:
+        """The server's answer (or the transport error), shortened for a message."""
+        text = self.body.decode("utf-8", "replace") if self.body else self.detail
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        # An HTTP-date Retry-After is ignored: our own backoff applies.
+        with contextlib.suppress(ValueError):
+            seconds = float(value) / scale
+            if math.isfinite(seconds) and seconds >= 0:
+                return seconds
+    return None
+
+
+def _wait(policy: Policy, attempt: int, headers: Mapping[str, str] | None) -> float:
+    wait = policy.backoff * (2**attempt) * (1 + random.uniform(0, 0.25))
+    server = _retry_after(headers) if headers is not None else None
+    if server is not None:
+        wait = server
+    return min(wait, policy.max_wait)
+
+
+def _check_length(headers: Mapping[str, str], max_bytes: int) -> None:
+    declared = headers.get("content-length", "")
+    if declared.strip().isdigit() and int(declared) > max_bytes:
+        raise _TooLarge(int(declared))
+
+
+def _watchdog(response: httpx.Response, seconds: float) -> threading.Timer | None:
+    """Shut the socket down at the deadline, waking a read that is blocked on it."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None  # the per-chunk deadline check below still bounds the read
+
+    def stop() -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(seconds, 0.0), stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _send(
+    client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str], policy: Policy
+) -> tuple[int, Mapping[str, str], bytes]:
+    deadline = time.monotonic() + policy.timeout
+    with client.stream(
+        "POST", url, content=content, headers=dict(headers), timeout=policy.timeout
+    ) as response:
+        timer = _watchdog(response, deadline - time.monotonic())
+        try:
+            _check_length(response.headers, policy.max_bytes)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > policy.max_bytes:
+                    raise _TooLarge(size)
+                if time.monotonic() > deadline:
+                    raise _Deadline
+                chunks.append(chunk)
+        except Exception:
+            if time.monotonic() >= deadline:
+                raise _Deadline from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return response.status_code, dict(response.headers), b"".join(chunks)
+
+
+async def _asend(
+    client: httpx.AsyncClient,
+    url: str,
+    content: bytes,
+    headers: Mapping[str, str],
+    policy: Policy,
+) -> tuple[int, Mapping[str, str], bytes]:
+    async with client.stream(
+        "POST", url, content=content, headers=dict(headers), timeout=policy.timeout
+    ) as response:
+        _check_length(response.headers, policy.max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > policy.max_bytes:
+                raise _TooLarge(size)
+            chunks.append(chunk)
+        return response.status_code, dict(response.headers), b"".join(chunks)
+
+
+def _classify(exc: BaseException, attempts: int, policy: Policy) -> Failure:
+    httpx = require("httpx", "openai")
+    if isinstance(exc, _TooLarge):
+        return Failure("too_large", attempts, detail=f"{exc.size} bytes > {policy.max_bytes}")
+    if isinstance(exc, (_Deadline, asyncio.TimeoutError, httpx.TimeoutException)):
+        return Failure("timeout", attempts, detail=f"no complete answer in {policy.timeout:g} s")
+    # str(exc) of an httpx error names the failure, never the request's headers.
+    return Failure("connect", attempts, detail=f"{type(exc).__name__}: {exc}")
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    httpx = require("httpx", "openai")
+    return (httpx.RequestError, httpx.StreamError, _TooLarge, _Deadline, asyncio.TimeoutError)
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    payload: Any,
+    headers: Mapping[str, str],
+    policy: Policy,
+    fail: Callable[[Failure], Exception],
+) -> Reply:
+    """POST ``payload`` as JSON with retries; return the reply or raise ``fail(failure)``.
+
+    The error from ``fail`` is raised outside any ``except`` block, so neither its
+    ``__cause__`` nor its ``__context__`` leads back to the request or its headers.
+    """
+    content = json.dumps(payload, ensure_ascii=False).encode()
+    errors = _transport_errors()
+    for attempt in range(policy.max_retries + 1):
+        failure: Failure | None = None
+        reply_headers: Mapping[str, str] | None = None
+        try:
+            status, reply_headers, body = _send(client, url, content, headers, policy)
+        except errors as exc:
+            failure = _classify(exc, attempt + 1, policy)
+        else:
+            if status < 400:
+                return Reply(status, body)
+            failure = Failure("status", attempt + 1, status=status, body=body)
+        if not failure.retried or attempt == policy.max_retries:
+            break
+        wait = _wait(policy, attempt, reply_headers)
+        logger.info("POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind,
+                    wait)
+        time.sleep(wait)
+    assert failure is not None
+    raise fail(failure)
+
+
+async def apost(
+    client: httpx.AsyncClient,
+    url: str,
+    payload: Any,
+    headers: Mapping[str, str],
+    policy: Policy,
+    fail: Callable[[Failure], Exception],
+) -> Reply:
+    """Async :func:`post`; the deadline covers each whole attempt exactly."""
+    content = json.dumps(payload, ensure_ascii=False).encode()
+    errors = _transport_errors()
+    for attempt in range(policy.max_retries + 1):
+        failure: Failure | None = None
+        reply_headers: Mapping[str, str] | None = None
+        try:
+            status, reply_headers, body = await asyncio.wait_for(
+                _asend(client, url, content, headers, policy), policy.timeout
+            )
+        except errors as exc:
+            failure = _classify(exc, attempt + 1, policy)
+        else:
+            if status < 400:
+                return Reply(status, body)
+            failure = Failure("status", attempt + 1, status=status, body=body)
+        if not failure.retried or attempt == policy.max_retries:
+            break
+        wait = _wait(policy, attempt, reply_headers)
+        logger.info("POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind,
+                    wait)
+        await asyncio.sleep(wait)
+    assert failure is not None
+    raise fail(failure)
+
+
+async def gather_or_cancel(aws: Iterable[Awaitable[T]]) -> list[T]:
+    """Await all of ``aws`` in order; if one fails (or the caller cancels), cancel the rest.
+
+    The others are stopped and awaited before the error propagates, so nothing keeps
+    running against a client that is about to close.
+
+    Example:
+        >>> async def double(x):
+        ...     return 2 * x
+        >>> asyncio.run(gather_or_cancel([double(1), double(2)]))
+        [2, 4]
+    """
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
