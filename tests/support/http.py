@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,3 +75,57 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[LoopbackServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class ScriptedReplyHandler(JSONHandler):
+    """Answers every POST with whatever ``server.state`` says, however broken.
+
+    - ``body``: the reply bytes (default ``b"{}"``); ``status``: its HTTP status (200);
+      ``bodies``: replies for the next requests, one each, before ``body`` applies
+    - ``content_length``: the ``Content-Length`` to declare (default ``len(body)``; ``None``
+      sends none and closes the connection after the body)
+    - ``drip_s``: send the body one byte at a time, this many seconds apart
+    - ``stream_bytes``: ignore ``body`` and stream this many zero bytes in 1 MiB writes
+    - ``headers``: extra reply headers
+
+    ``requests`` records each request's path, headers and JSON body; ``sent`` counts the
+    body bytes written before the client hung up.
+    """
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        state["requests"].append(
+            {"path": self.path, "headers": dict(self.headers), "body": self.read_json()}
+        )
+        bodies = state.get("bodies")
+        body: bytes = bodies.pop(0) if bodies else state.get("body", b"{}")
+        stream = state.get("stream_bytes")
+        length = state.get("content_length", len(body) if stream is None else None)
+        self.send_response(state.get("status", 200))
+        self.send_header("Content-Type", "application/json")
+        for name, value in state.get("headers", {}).items():
+            self.send_header(name, value)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        state["sent"] = 0
+        try:
+            if stream is not None:
+                block = b"0" * 2**20
+                while state["sent"] < stream:
+                    self.wfile.write(block)
+                    state["sent"] += len(block)
+            elif state.get("drip_s"):
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    state["sent"] += 1
+                    time.sleep(state["drip_s"])
+            else:
+                self.wfile.write(body)
+                state["sent"] = len(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up, as it should
