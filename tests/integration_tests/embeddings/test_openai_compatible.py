@@ -10,7 +10,11 @@ from typing import Any
 
 import pytest
 
-from langchain_embedkit.embeddings import EmbeddingAPIError, OpenAICompatibleEmbeddings
+from langchain_embedkit.embeddings import (
+    QWEN3_DEFAULT_TASK,
+    EmbeddingAPIError,
+    OpenAICompatibleEmbeddings,
+)
 from tests.integration_tests.embeddings.openai_server import (
     DEFAULT_DIM,
     EmbeddingsAPIHandler,
@@ -205,3 +209,76 @@ async def test_async_failure_stops_the_other_batches(server: LoopbackServer) -> 
     assert info.value.status_code == 400
     assert "retries" not in str(info.value)  # a 400 is final: retrying cannot help
     assert len(server.state["requests"]) < 10
+
+
+# Asymmetric models: instructions, presets and a separate query model.
+
+
+def sent_inputs(server: LoopbackServer) -> list[tuple[str, list[str]]]:
+    return [(body["model"], body["input"]) for body in server.state["requests"]]
+
+
+def test_e5_preset_prefixes_both_sides(server: LoopbackServer) -> None:
+    emb = make(server, model="e5", preset="e5")
+    docs = emb.embed_documents(["Paris is in France.", "BM25 ranks words."])
+    query = emb.embed_query("where is Paris")
+    assert sent_inputs(server) == [
+        ("e5", ["passage: Paris is in France.", "passage: BM25 ranks words."]),
+        ("e5", ["query: where is Paris"]),
+    ]
+    # The vectors are those of the prefixed strings the server received.
+    assert docs[0] == fake_vector("passage: Paris is in France.", DEFAULT_DIM)
+    assert query == fake_vector("query: where is Paris", DEFAULT_DIM)
+
+
+async def test_qwen3_preset_instructs_queries_only(server: LoopbackServer) -> None:
+    emb = make(server, model="Qwen/Qwen3-Embedding-0.6B", preset="qwen3")
+    await emb.aembed_documents(["巴黎是法国的首都。"])
+    await emb.aembed_query("法国的首都是哪里？")
+    emb.encode_queries(["q1", "q2"])
+    instruct = f"Instruct: {QWEN3_DEFAULT_TASK}\nQuery:"
+    assert sent_inputs(server) == [
+        ("Qwen/Qwen3-Embedding-0.6B", ["巴黎是法国的首都。"]),
+        ("Qwen/Qwen3-Embedding-0.6B", [instruct + "法国的首都是哪里？"]),
+        ("Qwen/Qwen3-Embedding-0.6B", [instruct + "q1", instruct + "q2"]),
+    ]
+
+
+def test_explicit_instructions_win_over_the_preset(server: LoopbackServer) -> None:
+    emb = make(server, preset="e5", query_instruction="为这个句子生成表示以用于检索相关文章：")
+    emb.embed_query("q")
+    emb.embed_documents(["d"])
+    assert sent_inputs(server)[0][1] == ["为这个句子生成表示以用于检索相关文章：q"]
+    assert sent_inputs(server)[1][1] == ["passage: d"]
+
+
+def test_query_model_serves_queries(server: LoopbackServer) -> None:
+    emb = make(server, model="e5-passage", query_model="e5-query", batch_size=2)
+    assert emb.encode_documents(["a", "b", "c"]) == emb.embed_documents(["a", "b", "c"])
+    assert emb.encode_queries(["q"]) == [emb.embed_query("q")]
+    models = [model for model, _ in sent_inputs(server)]
+    assert models == ["e5-passage"] * 4 + ["e5-query"] * 2
+    assert all(inputs[0] in {"a", "b", "c", "q"} for _, inputs in sent_inputs(server))
+
+
+def test_no_instruction_sends_the_text_unchanged(server: LoopbackServer) -> None:
+    make(server).embed_query("q")
+    assert sent_inputs(server) == [("text-embedding-3-small", ["q"])]
+
+
+def test_dim_probes_once_then_caches(server: LoopbackServer) -> None:
+    emb = make(server)
+    assert emb.dim == DEFAULT_DIM
+    assert emb.dim == DEFAULT_DIM
+    assert len(server.state["requests"]) == 1
+    fresh = make(server)
+    fresh.embed_documents(["a"])  # any answer teaches the size: no probe needed
+    assert fresh.dim == DEFAULT_DIM
+    assert len(server.state["requests"]) == 2
+
+
+def test_dim_with_dimensions_makes_no_request(server: LoopbackServer) -> None:
+    emb = make(server, dimensions=8)
+    assert emb.dim == 8
+    assert server.state["requests"] == []
+    assert [len(v) for v in emb.encode_documents(["a", "b"])] == [8, 8]

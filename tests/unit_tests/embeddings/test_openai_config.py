@@ -134,3 +134,32 @@ async def test_async_bad_input_fails_before_any_request() -> None:
 def test_empty_list_makes_no_request() -> None:
     emb = OpenAICompatibleEmbeddings(model="m", api_key=SECRET, base_url="http://127.0.0.1:9/v1")
     assert emb.embed_documents([]) == []
+
+
+def test_unknown_preset_lists_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"Unknown preset 'bge'; supported: 'qwen3', 'e5'"):
+        OpenAICompatibleEmbeddings(model="m", base_url="http://127.0.0.1:9/v1", preset="bge")
+
+
+def test_presets_fill_the_instructions() -> None:
+    e5 = OpenAICompatibleEmbeddings(model="m", base_url="http://127.0.0.1:9/v1", preset="e5")
+    assert (e5.query_instruction, e5.document_instruction) == ("query: ", "passage: ")
+    qwen3 = OpenAICompatibleEmbeddings(model="m", base_url="http://127.0.0.1:9/v1", preset="qwen3")
+    assert qwen3.query_instruction is not None
+    assert qwen3.query_instruction.startswith("Instruct: ")
+    assert qwen3.query_instruction.endswith("\nQuery:")
+    assert qwen3.document_instruction == ""
+
+
+def test_public_error_paths_are_one_class() -> None:
+    import langchain_embedkit
+    from langchain_embedkit import errors
+    from langchain_embedkit.embeddings import EmbeddingAPIError
+    from langchain_embedkit.rerankers import RerankAPIError
+
+    assert EmbeddingAPIError is errors.EmbeddingAPIError is langchain_embedkit.EmbeddingAPIError
+    assert RerankAPIError is errors.RerankAPIError is langchain_embedkit.RerankAPIError
+    for cls in (EmbeddingAPIError, RerankAPIError):
+        assert issubclass(cls, errors.APIError)
+        assert issubclass(cls, RuntimeError) and issubclass(cls, errors.EmbedKitError)
+    assert errors.APIError("x", status_code=503).status_code == 503
