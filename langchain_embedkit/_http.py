@@ -198,32 +198,57 @@ def _check_length(headers: Mapping[str, str], max_bytes: int) -> None:
         raise _TooLarge(int(declared))
 
 
-def _watchdog(response: httpx.Response, seconds: float) -> threading.Timer | None:
-    """Shut the socket down at the deadline, waking a read that is blocked on it."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if not isinstance(sock, socket.socket):
-        return None  # the per-chunk deadline check below still bounds the read
+class _Watchdog:
+    """Shuts the connection's socket down at the deadline, waking any read blocked on it.
 
-    def stop() -> None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    It arms as soon as the socket is known: when a new connection is opened (through
+    httpcore's ``trace`` hook, so slow headers are cut off too) or, on a reused
+    connection, once the headers have arrived.
+    """
 
-    timer = threading.Timer(max(seconds, 0.0), stop)
-    timer.daemon = True
-    timer.start()
-    return timer
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.timer: threading.Timer | None = None
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.arm(info.get("return_value"))
+
+    def arm(self, stream: Any) -> None:
+        if self.timer is not None or stream is None:
+            return
+        sock = stream.get_extra_info("socket")
+        if not isinstance(sock, socket.socket):
+            return  # the per-chunk deadline check in _send still bounds the body
+
+        def stop() -> None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        self.timer = threading.Timer(max(self.deadline - time.monotonic(), 0.0), stop)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def _send(
     client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str], policy: Policy
 ) -> tuple[int, Mapping[str, str], bytes]:
     deadline = time.monotonic() + policy.timeout
-    with client.stream(
-        "POST", url, content=content, headers=dict(headers), timeout=policy.timeout
-    ) as response:
-        timer = _watchdog(response, deadline - time.monotonic())
-        try:
+    watchdog = _Watchdog(deadline)
+    try:
+        with client.stream(
+            "POST",
+            url,
+            content=content,
+            headers=dict(headers),
+            timeout=policy.timeout,
+            extensions={"trace": watchdog.trace},
+        ) as response:
+            watchdog.arm(response.extensions.get("network_stream"))
             _check_length(response.headers, policy.max_bytes)
             chunks: list[bytes] = []
             size = 0
@@ -234,14 +259,13 @@ def _send(
                 if time.monotonic() > deadline:
                     raise _Deadline
                 chunks.append(chunk)
-        except Exception:
-            if time.monotonic() >= deadline:
-                raise _Deadline from None
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
-        return response.status_code, dict(response.headers), b"".join(chunks)
+            return response.status_code, dict(response.headers), b"".join(chunks)
+    except Exception:
+        if time.monotonic() >= deadline:
+            raise _Deadline from None
+        raise
+    finally:
+        watchdog.cancel()
 
 
 async def _asend(

@@ -79,6 +79,7 @@ RERANK = Client(
     lambda c: c.acompress_documents(DOCS, "q"),
     "documents[0:4]",
 )
+DEFAULT_CAPS = {"embeddings": 64 * 2**20, "rerank": 16 * 2**20}
 CLIENTS = [pytest.param(EMBEDDINGS, id="embeddings"), pytest.param(RERANK, id="rerank")]
 
 
@@ -125,6 +126,20 @@ async def test_a_slow_drip_fails_at_the_deadline(
     assert 3 <= server.state["sent"] < 20
 
 
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_dripping_headers_fail_at_the_deadline(
+    server: LoopbackServer, client: Client, mode: str
+) -> None:
+    server.state.update(drip_headers_s=0.2)
+    instance = client.make(server, timeout=1.5)
+    start = time.monotonic()
+    with pytest.raises(client.error, match=r"timed out after 1.5 s|did not answer"):
+        await run(client, instance, mode)
+    assert 1.4 <= time.monotonic() - start < 2.5
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("client", CLIENTS)
 def test_retries_share_the_bound_per_attempt(server: LoopbackServer, client: Client) -> None:
@@ -142,15 +157,20 @@ def test_retries_share_the_bound_per_attempt(server: LoopbackServer, client: Cli
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("cap", [None, 4 * 2**20], ids=["default-cap", "4MiB-cap"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("client", CLIENTS)
-async def test_a_huge_reply_is_cut_off(server: LoopbackServer, client: Client, mode: str) -> None:
+async def test_a_huge_reply_is_cut_off(
+    server: LoopbackServer, client: Client, mode: str, cap: int | None
+) -> None:
     server.state.update(stream_bytes=200 * 2**20)  # no Content-Length: read until closed
-    instance = client.make(server, max_response_bytes=4 * 2**20)
-    with pytest.raises(client.error, match="max_response_bytes=4194304"):
+    instance = client.make(server) if cap is None else client.make(server, max_response_bytes=cap)
+    limit = cap if cap is not None else DEFAULT_CAPS[client.name]
+    with pytest.raises(client.error, match=f"max_response_bytes={limit}"):
         await run(client, instance, mode)
     time.sleep(0.2)
-    assert server.state["sent"] < 40 * 2**20  # the client hung up early
+    # The client hung up soon after the cap (what is left sits in socket buffers).
+    assert server.state["sent"] < limit + 32 * 2**20
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -163,10 +183,10 @@ def test_a_declared_huge_reply_is_refused_before_reading(
 
 
 def test_default_caps() -> None:
-    assert OpenAICompatibleEmbeddings(model="m", base_url="http://h/v1").max_response_bytes == (
-        64 * 2**20
-    )
-    assert HTTPReranker(provider="vllm", base_url="http://h").max_response_bytes == 16 * 2**20
+    embeddings = OpenAICompatibleEmbeddings(model="m", base_url="http://h/v1")
+    assert embeddings.max_response_bytes == DEFAULT_CAPS["embeddings"]
+    reranker = HTTPReranker(provider="vllm", base_url="http://h")
+    assert reranker.max_response_bytes == DEFAULT_CAPS["rerank"]
 
 
 # -- malformed replies --------------------------------------------------------------------

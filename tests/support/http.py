@@ -85,6 +85,7 @@ class ScriptedReplyHandler(JSONHandler):
     - ``content_length``: the ``Content-Length`` to declare (default ``len(body)``; ``None``
       sends none and closes the connection after the body)
     - ``drip_s``: send the body one byte at a time, this many seconds apart
+    - ``drip_headers_s``: send even the headers one byte at a time
     - ``stream_bytes``: ignore ``body`` and stream this many zero bytes in 1 MiB writes
     - ``headers``: extra reply headers
 
@@ -97,6 +98,9 @@ class ScriptedReplyHandler(JSONHandler):
         state["requests"].append(
             {"path": self.path, "headers": dict(self.headers), "body": self.read_json()}
         )
+        if state.get("drip_headers_s"):
+            self._drip_headers(state["drip_headers_s"])
+            return
         bodies = state.get("bodies")
         body: bytes = bodies.pop(0) if bodies else state.get("body", b"{}")
         stream = state.get("stream_bytes")
@@ -129,3 +133,14 @@ class ScriptedReplyHandler(JSONHandler):
                 state["sent"] = len(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should
+
+    def _drip_headers(self, seconds: float) -> None:
+        head = b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"x" * 10_000 + b"\r\n\r\n"
+        self.close_connection = True
+        try:
+            for i in range(len(head)):
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+                time.sleep(seconds)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
