@@ -346,7 +346,8 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
         else:
             what = f"failed with HTTP {status}"
             fix = "Check model, dimensions and the inputs against the server's limits."
-        retried = f" after {self.max_retries} retries" if failure.retried else ""
+        spent = failure.retried and self.max_retries > 0
+        retried = f" after {self.max_retries} retries" if spent else ""
         msg = (
             f"{self._where(side, batch_no, batches, size)} {what}{retried}: "
             f"{failure.text()}. {fix}"
