@@ -333,8 +333,9 @@ def post(
         if not failure.retried or attempt == policy.max_retries:
             break
         wait = _wait(policy, attempt, reply_headers)
-        logger.info("POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind,
-                    wait)
+        logger.info(
+            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
+        )
         time.sleep(wait)
     assert failure is not None
     raise fail(failure)
@@ -367,8 +368,9 @@ async def apost(
         if not failure.retried or attempt == policy.max_retries:
             break
         wait = _wait(policy, attempt, reply_headers)
-        logger.info("POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind,
-                    wait)
+        logger.info(
+            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
+        )
         await asyncio.sleep(wait)
     assert failure is not None
     raise fail(failure)

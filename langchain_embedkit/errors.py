@@ -39,7 +39,6 @@ class StoreLockedError(EmbedKitError, RuntimeError):
     """Another process holds the local database file open."""
 
 
-
 class APIError(EmbedKitError, RuntimeError):
     """A remote API failed after its retries, or answered something unusable.
 

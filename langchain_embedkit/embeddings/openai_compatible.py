@@ -349,8 +349,7 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
         spent = failure.retried and self.max_retries > 0
         retried = f" after {self.max_retries} retries" if spent else ""
         msg = (
-            f"{self._where(side, batch_no, batches, size)} {what}{retried}: "
-            f"{failure.text()}. {fix}"
+            f"{self._where(side, batch_no, batches, size)} {what}{retried}: {failure.text()}. {fix}"
         )
         return EmbeddingAPIError(_http.redact(msg, self._secrets()), status_code=status)
 
@@ -385,7 +384,11 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
                 return self._failure(failure, side, n, len(batches), size)
 
             reply = _http.post(
-                client, self._url, self._payload(batch, side), self._headers(), self._policy(),
+                client,
+                self._url,
+                self._payload(batch, side),
+                self._headers(),
+                self._policy(),
                 fail,
             )
             vectors.extend(self._parse(reply, batch, side, number, len(batches)))
@@ -406,8 +409,12 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
 
                 async with gate:
                     reply = await _http.apost(
-                        client, self._url, self._payload(batch, side), self._headers(),
-                        self._policy(), fail,
+                        client,
+                        self._url,
+                        self._payload(batch, side),
+                        self._headers(),
+                        self._policy(),
+                        fail,
                     )
                 return self._parse(reply, batch, side, number, len(batches))
 
@@ -544,8 +551,7 @@ def _vectors(payload: Any, count: int, dimensions: int | None) -> list[list[floa
         raise ValueError(msg)
     if dimensions is not None and sizes[0] != dimensions:
         msg = (
-            f"asked for dimensions={dimensions} but the server returned vectors of size "
-            f"{sizes[0]}"
+            f"asked for dimensions={dimensions} but the server returned vectors of size {sizes[0]}"
         )
         raise ValueError(msg)
     return vectors

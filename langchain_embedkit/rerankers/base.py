@@ -46,8 +46,7 @@ class BaseReranker(BaseDocumentCompressor, ABC):
     def _check_cut(self) -> Self:
         if self.top_n is not None and (isinstance(self.top_n, bool) or self.top_n < 1):
             msg = (
-                f"{type(self).__name__} top_n must be >= 1 or None (keep all); "
-                f"got {self.top_n!r}."
+                f"{type(self).__name__} top_n must be >= 1 or None (keep all); got {self.top_n!r}."
             )
             raise ValueError(msg)
         return self

@@ -147,8 +147,11 @@ class CrossEncoderReranker(BaseReranker):
                 fix = (
                     f"Download it once with: hf download {name} --local-dir {local} and pass "
                     f"model_name={local!r}"
-                    + (" (or set local_files_only=False to let it download)." if
-                       self.local_files_only else ".")
+                    + (
+                        " (or set local_files_only=False to let it download)."
+                        if self.local_files_only
+                        else "."
+                    )
                 )
             where = f"folder {str(path)!r}" if path.exists() else f"Hugging Face id {name!r}"
             msg = f"Could not load the cross-encoder from {where}: {reason} {fix}"

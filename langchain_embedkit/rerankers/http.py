@@ -53,12 +53,20 @@ class _Provider:
 
 PROVIDERS: Mapping[str, _Provider] = {
     "jina": _Provider(
-        "https://api.jina.ai", "/v1/rerank", ("JINA_API_KEY",),
-        "jina-reranker-v2-base-multilingual", True, max_documents=1000,
+        "https://api.jina.ai",
+        "/v1/rerank",
+        ("JINA_API_KEY",),
+        "jina-reranker-v2-base-multilingual",
+        True,
+        max_documents=1000,
     ),
     "cohere": _Provider(
-        "https://api.cohere.com", "/v2/rerank", ("COHERE_API_KEY", "CO_API_KEY"),
-        "rerank-v3.5", True, max_documents=1000,
+        "https://api.cohere.com",
+        "/v2/rerank",
+        ("COHERE_API_KEY", "CO_API_KEY"),
+        "rerank-v3.5",
+        True,
+        max_documents=1000,
     ),
     "dashscope": _Provider(
         "https://dashscope.aliyuncs.com",
@@ -438,8 +446,12 @@ class HTTPReranker(BaseReranker):
         scored: list[tuple[int, float]] = []
         for number, (start, stop) in enumerate(ranges):
             reply = _http.post(
-                client, self.endpoint, self._body(query, texts[start:stop]), self._headers(),
-                self._policy(), self._fail_for(ranges, number, len(texts)),
+                client,
+                self.endpoint,
+                self._body(query, texts[start:stop]),
+                self._headers(),
+                self._policy(),
+                self._fail_for(ranges, number, len(texts)),
             )
             try:
                 part = self._parse(reply, start, stop)
@@ -461,8 +473,12 @@ class HTTPReranker(BaseReranker):
             start, stop = ranges[number]
             async with gate:
                 reply = await _http.apost(
-                    client, self.endpoint, self._body(query, texts[start:stop]),
-                    self._headers(), self._policy(), self._fail_for(ranges, number, len(texts)),
+                    client,
+                    self.endpoint,
+                    self._body(query, texts[start:stop]),
+                    self._headers(),
+                    self._policy(),
+                    self._fail_for(ranges, number, len(texts)),
                 )
             try:
                 return self._parse(reply, start, stop)

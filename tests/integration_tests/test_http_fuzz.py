@@ -70,8 +70,9 @@ def valid_data(draw: st.DrawFn, count: int) -> list[dict[str, Any]]:
     dim = draw(st.integers(min_value=1, max_value=5))
     finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
     order = draw(st.permutations(range(count)))
-    return [{"index": i, "embedding": draw(st.lists(finite, min_size=dim, max_size=dim))}
-            for i in order]
+    return [
+        {"index": i, "embedding": draw(st.lists(finite, min_size=dim, max_size=dim))} for i in order
+    ]
 
 
 @st.composite

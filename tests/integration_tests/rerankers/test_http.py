@@ -338,8 +338,7 @@ def corpus(n: int, seed: int = 7) -> list[Document]:
     """``n`` short passages whose overlap scores tie often, so merge order is tested too."""
     rng = random.Random(seed)
     return [
-        Document(" ".join(rng.choices(VOCAB, k=rng.randint(1, 8))), id=f"d{i}")
-        for i in range(n)
+        Document(" ".join(rng.choices(VOCAB, k=rng.randint(1, 8))), id=f"d{i}") for i in range(n)
     ]
 
 

@@ -44,7 +44,9 @@ def test_only_dashscope_key_picks_dashscope_defaults(monkeypatch: pytest.MonkeyP
 def test_dashscope_model_name_picks_dashscope_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     monkeypatch.setenv("DASHSCOPE_API_KEY", SECRET)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1")
+    monkeypatch.setenv(
+        "DASHSCOPE_BASE_URL", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
+    )
     emb = OpenAICompatibleEmbeddings(model="text-embedding-v3")
     assert emb.base_url == "https://dashscope-intl.aliyuncs.com/compatible-mode/v1"
     assert emb.api_key is not None and emb.api_key.get_secret_value() == SECRET
