@@ -38,15 +38,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         msg = f"--chunk-size {size} / --chunk-overlap {overlap}: need 0 <= overlap < size."
         raise CLIError(msg, 2)
     start = time.perf_counter()
-    follow = getattr(args, "follow_links", False)
-    files = loaders.discover_files(args.paths, follow_links=follow)
+    files = loaders.discover_files(args.paths, follow_links=args.follow_links)
     session = Session(args)
     batches, skipped = _read_files(files, session, args, chunk_size=size, chunk_overlap=overlap)
     if not batches:
         msg = f"Nothing to ingest: every file under {' '.join(args.paths)} was skipped."
         raise CLIError(msg)
     read_s = time.perf_counter() - start
-    folders = [f.folder.resolve() for f in files if f.folder is not None]
+    folders = [p.resolve() for p in (Path(r).expanduser() for r in args.paths) if p.is_dir()]
     counts = _ingest(
         session, batches, chunk_size=size, chunk_overlap=overlap, deleted_under=folders
     )
@@ -77,13 +76,12 @@ def _read_files(
     read is skipped with a message; a file named on the command line must be read."""
     from langchain_embedkit import loaders
 
-    limit = getattr(args, "max_file_size", None) or loaders.DEFAULT_MAX_FILE_SIZE
-    follow = getattr(args, "follow_links", False)
+    limit = args.max_file_size or loaders.DEFAULT_MAX_FILE_SIZE
     batches: dict[str, tuple[str, list[Document]]] = {}
     owners: dict[str, str] = {}
     skipped = 0
     for found in _progress(files, session, desc="Reading", unit="file"):
-        within = None if follow or found.folder is None else found.folder
+        within = None if args.follow_links else found.folder
         try:
             docs = loaders.load_file(found.path, within=within, max_file_size=limit)
         except loaders.LoaderError as exc:
