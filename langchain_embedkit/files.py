@@ -230,7 +230,7 @@ def decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
         return _checked(data.decode("utf-8"), path)
     except UnicodeDecodeError:
         pass
-    return _checked(data.decode(_detect(data, path)), path)
+    return _checked(_detect(data, path), path)
 
 
 def _detect(data: bytes, path: str | os.PathLike[str]) -> str:
@@ -258,7 +258,10 @@ def _detect(data: bytes, path: str | os.PathLike[str]) -> str:
     }
     for encoding in _PREFERRED:
         if encoding in candidates:
-            return encoding
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:  # a candidate by likeness, not by a full decode
+                continue
     readings = {str(match) for match in tied}
     if len(readings) > 1:
         names = ", ".join(sorted(match.encoding for match in tied)[:5])
@@ -268,7 +271,7 @@ def _detect(data: bytes, path: str | os.PathLike[str]) -> str:
             f"`iconv -f <encoding> -t UTF-8 '{path}' > out.txt`."
         )
         raise LoaderError(msg)
-    return str(tied[0].encoding)
+    return readings.pop()
 
 
 def _checked(text: str, path: str | os.PathLike[str]) -> str:

@@ -11,6 +11,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from langchain_embedkit import files
 from langchain_embedkit.files import decode_text, format_size, parse_size, read_bytes
@@ -236,6 +238,26 @@ def test_bytes_that_no_encoding_reads_as_text_are_refused_naming_the_file(docs: 
     bad_bom.write_bytes(codecs.BOM_UTF16_LE + b"\x00\xd8")  # a lone surrogate
     with pytest.raises(LoaderError, match=r"bad16\.txt' starts with a UTF-16 byte-order mark"):
         load_file(bad_bom)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=3000),
+        st.text(max_size=300).flatmap(
+            lambda text: st.sampled_from(["utf-8", "gb18030", "utf-16", "latin-1", "cp932"]).map(
+                lambda codec: text.encode(codec, errors="ignore")
+            )
+        ),
+    )
+)
+def test_any_bytes_decode_to_text_or_raise_the_loader_error(data: bytes) -> None:
+    try:
+        text = decode_text(data, "any.txt")
+    except LoaderError as exc:
+        assert "any.txt" in str(exc)
+    else:
+        assert isinstance(text, str)
 
 
 def test_nul_bytes_without_a_byte_order_mark_are_binary(docs: Path) -> None:
