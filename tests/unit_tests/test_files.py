@@ -107,6 +107,21 @@ def test_a_fifo_swapped_in_after_the_check_does_not_block(
 
 
 @posix_only
+@pytest.mark.timeout(20)
+def test_a_unix_socket_named_like_a_text_file_is_refused(docs: Path) -> None:
+    import socket
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(str(docs / "s.txt"))
+        server.listen(1)
+        with pytest.raises(LoaderError, match=r"s\.txt' is a socket, not a regular file"):
+            load_file(docs / "s.txt", within=docs)
+    finally:
+        server.close()
+
+
+@posix_only
 def test_a_folder_with_a_text_suffix_is_not_a_file(docs: Path) -> None:
     (docs / "odd.txt").mkdir()
     with pytest.raises(LoaderError, match=r"odd\.txt' is a folder, not a regular file"):
