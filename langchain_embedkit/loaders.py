@@ -23,16 +23,22 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from langchain_embedkit._imports import require
-from langchain_embedkit.errors import EmbedKitError
+from langchain_embedkit.files import (
+    DEFAULT_MAX_FILE_SIZE,
+    LoaderError,
+    decode_text,
+    read_bytes,
+)
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -41,7 +47,9 @@ __all__ = [
     "CHINESE_AWARE_SEPARATORS",
     "DEFAULT_CHUNK_OVERLAP",
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_FILE_SIZE",
     "SUPPORTED_SUFFIXES",
+    "FoundFile",
     "LoaderError",
     "discover_files",
     "display_source",
@@ -84,11 +92,13 @@ _ID_KEYS = ("id", "_id")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _PIECES = re.compile(rf"[{_CJK}]|[^\W_]+|[^\w\s]|_")
 _ASCII_CHARS_PER_PIECE = 4
-_BINARY_PROBE = 8192
 
 
-class LoaderError(EmbedKitError, ValueError):
-    """A file could not be read as text: missing, empty, binary, or malformed."""
+class FoundFile(NamedTuple):
+    """A file to read and the folder it was found in (``None``: named directly)."""
+
+    path: Path
+    folder: Path | None
 
 
 def estimate_tokens(text: str) -> int:
@@ -119,11 +129,16 @@ def estimate_tokens(text: str) -> int:
     return count
 
 
-def discover_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+def discover_files(
+    paths: Sequence[str | os.PathLike[str]], *, follow_links: bool = False
+) -> list[FoundFile]:
     """Expand files and folders into the sorted list of supported files to read.
 
     Folders are searched recursively for :data:`SUPPORTED_SUFFIXES`; hidden files and
-    folders are skipped. A file named explicitly must exist and have a supported suffix.
+    folders are skipped, and so are links to folders unless ``follow_links`` (a folder
+    reached twice is searched once). A file named explicitly must exist and have a
+    supported suffix. A file reached twice (through a link) is listed once. Nothing is
+    opened here: :func:`load_file` checks each file when it reads it.
 
     Raises:
         LoaderError: a path does not exist, a named file has an unsupported type, or
@@ -132,17 +147,17 @@ def discover_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     if not paths:
         msg = "No path given; pass files or folders, e.g. `embedkit ingest docs/ notes.md`."
         raise LoaderError(msg)
-    found: dict[Path, None] = {}
+    found: dict[str, FoundFile] = {}
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             msg = f"Path not found: '{raw}'. Check the spelling or pass an existing file or folder."
             raise LoaderError(msg)
         if path.is_dir():
-            for child in sorted(_walk(path)):
-                found.setdefault(child, None)
+            for child in sorted(_walk(path, follow_links)):
+                found.setdefault(os.path.realpath(child), FoundFile(child, path))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.setdefault(path, None)
+            found.setdefault(os.path.realpath(path), FoundFile(path, None))
         else:
             msg = (
                 f"Unsupported file type '{path.suffix or '(none)'}' for '{raw}'; supported: "
@@ -155,12 +170,22 @@ def discover_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
             f"{', '.join(repr(str(p)) for p in paths)}."
         )
         raise LoaderError(msg)
-    return list(found)
+    return list(found.values())
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+def _walk(folder: Path, follow_links: bool) -> Iterator[Path]:
+    seen = {os.path.realpath(folder)}
+    for root, dirs, files in os.walk(folder, followlinks=follow_links):
+        kept = []
+        for name in dirs:
+            child = os.path.join(root, name)
+            if name.startswith(".") or (not follow_links and os.path.islink(child)):
+                continue
+            real = os.path.realpath(child)
+            if real not in seen:  # a folder reached twice, or a link loop, is searched once
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
         for name in files:
             if name.startswith("."):
                 continue
@@ -184,86 +209,68 @@ def file_key(path: Path) -> str:
     return f"{path.name}-{digest}"
 
 
-def load_file(path: str | os.PathLike[str], *, source: str | None = None) -> list[Document]:
+def load_file(
+    path: str | os.PathLike[str],
+    *,
+    source: str | None = None,
+    within: str | os.PathLike[str] | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+) -> list[Document]:
     """Read one file into Documents (before chunking).
 
     ``.txt``/``.md`` give one Document, ``.pdf`` one per page with text (``page`` is
     0-based, as in LangChain's ``PyPDFLoader``), ``.jsonl`` one per line. A JSONL record
     holds its text under ``text`` (or ``page_content``/``content``), an optional ``id``
-    (or BEIR's ``_id``) kept as the Document id, an optional ``title`` put before the
-    text, an optional ``metadata`` object, and any other scalar fields as metadata.
-    ``metadata["source"]`` is the record's own ``source`` if it has one, else the file.
+    (or BEIR's ``_id``, unique within the file) kept as the Document id, an optional
+    ``title`` put before the text, an optional ``metadata`` object, and any other scalar
+    fields as metadata. ``metadata["source"]`` is the record's own ``source`` if it has
+    one, else the file.
 
-    Text files are read as UTF-8 (a BOM is allowed), falling back to GB18030, the
-    usual encoding of Chinese text saved on Windows.
+    Only regular files are read (never a FIFO, device or socket), up to ``max_file_size``
+    bytes. The text encoding is detected (:func:`~langchain_embedkit.files.decode_text`):
+    UTF-8, UTF-16/32 with a byte-order mark, GB18030, Big5, Shift-JIS, EUC-KR, Latin-1
+    and the other common ones; a file whose encoding is unclear is refused.
+
+    Args:
+        path: The file.
+        source: ``metadata["source"]``; default the path relative to the working folder.
+        within: The folder the file was found in: a link that leads out of it is refused.
+        max_file_size: Largest file size in bytes.
 
     Raises:
-        LoaderError: the file is missing, empty, binary, not decodable, or a JSONL line
-            is malformed (the message names the file and line).
+        LoaderError: the file is missing, refused (see above), empty, binary, of an unclear
+            encoding, or a JSONL line is malformed (the message names the file and line).
     """
     file_path = Path(path)
     src = source if source is not None else display_source(file_path)
     suffix = file_path.suffix.lower()
-    if suffix == ".pdf":
-        return _load_pdf(file_path, src)
-    text = _read_text(file_path)
-    if suffix == ".jsonl":
-        return _load_jsonl(file_path, text, src)
     if suffix not in SUPPORTED_SUFFIXES:
         msg = (
             f"Unsupported file type '{suffix or '(none)'}' for '{file_path}'; supported: "
             f"{', '.join(SUPPORTED_SUFFIXES)}."
         )
         raise LoaderError(msg)
+    data = read_bytes(file_path, within=within, max_file_size=max_file_size)
+    if suffix == ".pdf":
+        return _load_pdf(file_path, data, src)
+    text = decode_text(data, file_path)
+    if not text.strip():
+        msg = (
+            f"'{file_path}' is empty (no text after removing whitespace); add text or leave it out."
+        )
+        raise LoaderError(msg)
+    if suffix == ".jsonl":
+        return _load_jsonl(file_path, text, src)
     from langchain_core.documents import Document
 
     return [Document(page_content=text, metadata={"source": src}, id=file_key(file_path))]
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        msg = f"File not found: '{path}'. Check the path."
-        raise LoaderError(msg) from None
-    except OSError as exc:
-        msg = f"Cannot read '{path}': {exc.strerror or exc}. Check its permissions."
-        raise LoaderError(msg) from None
-    if b"\x00" in data[:_BINARY_PROBE]:
-        msg = (
-            f"'{path}' looks like a binary file (it contains NUL bytes), not text; "
-            f"pass {', '.join(SUPPORTED_SUFFIXES)} files only."
-        )
-        raise LoaderError(msg)
-    text: str | None = None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or _looks_binary(text):
-        msg = (
-            f"'{path}' is not UTF-8 or GB18030 text. Convert it first, e.g. "
-            f"`iconv -f <encoding> -t UTF-8 '{path}' > out.txt`."
-        )
-        raise LoaderError(msg)
-    if not text.strip():
-        msg = f"'{path}' is empty (no text after removing whitespace); add text or leave it out."
-        raise LoaderError(msg)
-    return text
-
-
-def _looks_binary(text: str) -> bool:
-    probe = text[:_BINARY_PROBE]
-    controls = sum(1 for ch in probe if ord(ch) < 32 and ch not in "\n\r\t\f")
-    return controls > max(2, len(probe) // 100)
 
 
 def _load_jsonl(path: Path, text: str, src: str) -> list[Document]:
     from langchain_core.documents import Document
 
     documents: list[Document] = []
+    lines: dict[str, int] = {}
     key = file_key(path)
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -295,6 +302,13 @@ def _load_jsonl(path: Path, text: str, src: str) -> list[Document]:
         metadata.setdefault("source", src)
         raw_id = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
         doc_id = str(raw_id) if raw_id is not None else f"{key}#L{lineno}"
+        if doc_id in lines:
+            msg = (
+                f"'{path}' lines {lines[doc_id]} and {lineno} both have the id {doc_id!r}; "
+                "one would overwrite the other. Give every record its own id."
+            )
+            raise LoaderError(msg)
+        lines[doc_id] = lineno
         documents.append(Document(page_content=body, metadata=metadata, id=doc_id))
     if not documents:
         msg = f"'{path}' has no records with text; add lines such as " + '{"text": "..."}.'
@@ -316,12 +330,12 @@ def _record_metadata(record: dict[str, Any], path: Path, lineno: int) -> dict[st
     return metadata
 
 
-def _load_pdf(path: Path, src: str) -> list[Document]:
+def _load_pdf(path: Path, data: bytes, src: str) -> list[Document]:
     pypdf = require("pypdf", "pdf")
     from langchain_core.documents import Document
 
     try:
-        reader = pypdf.PdfReader(str(path))
+        reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             msg = f"'{path}' is an encrypted PDF; decrypt it first (e.g. `qpdf --decrypt`)."
             raise LoaderError(msg)
@@ -329,9 +343,6 @@ def _load_pdf(path: Path, src: str) -> list[Document]:
         labels = list(reader.page_labels)
     except LoaderError:
         raise
-    except FileNotFoundError:
-        msg = f"File not found: '{path}'. Check the path."
-        raise LoaderError(msg) from None
     except Exception as exc:  # pypdf raises many types for damaged files
         msg = f"'{path}' is not a readable PDF ({type(exc).__name__}: {exc}). Re-export it."
         raise LoaderError(msg) from None

@@ -19,41 +19,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from langchain_embedkit.cli.chat import _DASHSCOPE_BASE_URL as _DASHSCOPE_BASE_URL
-from langchain_embedkit.cli.chat import _DEFAULT_CHAT_MODELS as _DEFAULT_CHAT_MODELS
-from langchain_embedkit.cli.chat import _NO_ENDPOINT as _NO_ENDPOINT
-from langchain_embedkit.cli.chat import _chat_error as _chat_error
-from langchain_embedkit.cli.chat import _chat_settings as _chat_settings
-from langchain_embedkit.cli.chat import _cmd_ask as _cmd_ask
-from langchain_embedkit.cli.commands import DEMO_QUERIES as DEMO_QUERIES
-from langchain_embedkit.cli.commands import _check_k as _check_k
-from langchain_embedkit.cli.commands import _cmd_demo as _cmd_demo
-from langchain_embedkit.cli.commands import _cmd_info as _cmd_info
-from langchain_embedkit.cli.commands import _cmd_ingest as _cmd_ingest
-from langchain_embedkit.cli.commands import _cmd_search as _cmd_search
-from langchain_embedkit.cli.commands import _ingest as _ingest
-from langchain_embedkit.cli.commands import _make_reranker as _make_reranker
-from langchain_embedkit.cli.commands import _parse_filter as _parse_filter
-from langchain_embedkit.cli.commands import _retrieve as _retrieve
 from langchain_embedkit.cli.errors import CLIError, _describe
-from langchain_embedkit.cli.output import _clip as _clip
-from langchain_embedkit.cli.output import _progress as _progress
-from langchain_embedkit.cli.output import _results_table as _results_table
-from langchain_embedkit.cli.output import _timing_line as _timing_line
-from langchain_embedkit.cli.output import _width as _width
-from langchain_embedkit.cli.output import format_table
-from langchain_embedkit.cli.parser import _EVAL_HELP as _EVAL_HELP
-from langchain_embedkit.cli.parser import MODES as MODES
-from langchain_embedkit.cli.parser import _add_retrieval_options as _add_retrieval_options
-from langchain_embedkit.cli.parser import _add_store_options as _add_store_options
 from langchain_embedkit.cli.parser import build_parser
-from langchain_embedkit.cli.session import Session as Session
-from langchain_embedkit.cli.session import _embeddings_spec as _embeddings_spec
-from langchain_embedkit.cli.session import _lazy_embeddings as _lazy_embeddings
-from langchain_embedkit.cli.session import _slug as _slug
-from langchain_embedkit.errors import EmbedKitError as EmbedKitError
 
-__all__ = ["CLIError", "build_parser", "format_table", "main"]
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,9 +44,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
-        code = exc.exit_code if isinstance(exc, CLIError) else 1
-        if type(exc).__name__ == "UsageError":  # from `embedkit eval`
-            code = 2
+        code = _exit_code(exc)
         print(f"embedkit {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return code
     return int(result or 0)
+
+
+def _exit_code(exc: Exception) -> int:
+    """The ``CLIError``'s own code, 2 for a bad ``--embeddings``/``eval`` value, else 1."""
+    if isinstance(exc, CLIError):
+        return exc.exit_code
+    # A UsageError can only come from an imported evaluation.command; looking it up instead
+    # of importing it keeps other commands' errors from loading the evaluation package.
+    evaluation = sys.modules.get("langchain_embedkit.evaluation.command")
+    if evaluation is not None and isinstance(exc, evaluation.UsageError):
+        return 2
+    return 1

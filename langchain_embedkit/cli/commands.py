@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_embedkit.cli.errors import CLIError
@@ -29,8 +30,6 @@ DEMO_QUERIES = (
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from langchain_embedkit import loaders
 
     size = args.chunk_size or loaders.DEFAULT_CHUNK_SIZE
@@ -39,27 +38,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         msg = f"--chunk-size {size} / --chunk-overlap {overlap}: need 0 <= overlap < size."
         raise CLIError(msg, 2)
     start = time.perf_counter()
-    files = loaders.discover_files(args.paths)
-    named = {Path(p).resolve() for p in args.paths if Path(p).is_file()}
+    files = loaders.discover_files(args.paths, follow_links=args.follow_links)
     session = Session(args)
-    batches: dict[str, tuple[str, list[Document]]] = {}
-    skipped = 0
-    for path in _progress(files, session, desc="Reading", unit="file"):
-        try:
-            docs = loaders.load_file(path)
-        except loaders.LoaderError as exc:
-            if path.resolve() in named:  # a file named on the command line must work
-                raise
-            skipped += 1
-            print(f"embedkit ingest: skipped: {exc}", file=sys.stderr)
-            continue
-        chunks = loaders.split_documents(docs, chunk_size=size, chunk_overlap=overlap)
-        batches[path.resolve().as_posix()] = (loaders.display_source(path), chunks)
+    batches, skipped = _read_files(files, session, args, chunk_size=size, chunk_overlap=overlap)
     if not batches:
         msg = f"Nothing to ingest: every file under {' '.join(args.paths)} was skipped."
         raise CLIError(msg)
     read_s = time.perf_counter() - start
-    folders = [Path(p).resolve() for p in args.paths if Path(p).is_dir()]
+    folders = [p.resolve() for p in (Path(r).expanduser() for r in args.paths) if p.is_dir()]
     counts = _ingest(
         session, batches, chunk_size=size, chunk_overlap=overlap, deleted_under=folders
     )
@@ -77,67 +63,104 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_files(
+    files: Sequence[Any],
+    session: Session,
+    args: argparse.Namespace,
+    *,
+    chunk_size: int,
+    chunk_overlap: int,
+) -> tuple[dict[str, tuple[str, list[Document]]], int]:
+    """Read and chunk ``files`` (``loaders.FoundFile``); returns ``{real path: (source,
+    chunks)}`` and how many files were skipped. A file found in a folder that cannot be
+    read is skipped with a message; a file named on the command line must be read."""
+    from langchain_embedkit import loaders
+
+    limit = args.max_file_size or loaders.DEFAULT_MAX_FILE_SIZE
+    batches: dict[str, tuple[str, list[Document]]] = {}
+    owners: dict[str, str] = {}
+    skipped = 0
+    for found in _progress(files, session, desc="Reading", unit="file"):
+        within = None if args.follow_links else found.folder
+        try:
+            docs = loaders.load_file(found.path, within=within, max_file_size=limit)
+        except loaders.LoaderError as exc:
+            if found.folder is None:  # a file named on the command line must work
+                raise
+            skipped += 1
+            print(f"embedkit ingest: skipped: {exc}", file=sys.stderr)
+            continue
+        source = loaders.display_source(found.path)
+        chunks = loaders.split_documents(docs, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        for chunk in chunks:
+            first = owners.setdefault(str(chunk.id), source)
+            if first != source:
+                msg = (
+                    f"The id {chunk.id!r} is in both '{first}' and '{source}'; one would "
+                    "overwrite the other. Give every record its own id across the files of "
+                    "one collection (or ingest them into separate --collection names)."
+                )
+                raise CLIError(msg)
+        batches[found.path.resolve().as_posix()] = (source, chunks)
+    return batches, skipped
+
+
 def _ingest(
     session: Session,
     batches: dict[str, tuple[str, list[Document]]],
     *,
     chunk_size: int,
     chunk_overlap: int,
-    deleted_under: Sequence[Any] = (),
+    deleted_under: Sequence[Path] = (),
 ) -> dict[str, int]:
-    """Write new and changed chunks, drop chunks a file no longer has and the chunks of
-    files deleted from the folders in ``deleted_under``; returns counts."""
-    from pathlib import Path
+    """Bring the store to ``batches``: write new and changed chunks, then delete the chunks
+    a file no longer has and those of files deleted from the folders in ``deleted_under``.
 
-    chunks: dict[str, Document] = {}
-    for _, file_chunks in batches.values():
-        for chunk in file_chunks:
-            chunks[str(chunk.id)] = chunk  # a repeated id: the last one wins
+    The manifest lists every id before it is written and keeps every old id until it is
+    deleted, so an interruption anywhere leaves nothing that a re-run cannot find: it
+    writes what is missing and deletes what is left over. Returns counts.
+    """
+    chunks = {str(c.id): c for _, file_chunks in batches.values() for c in file_chunks}
     store = session.store
     session.check_embeddings()
-    ids = list(chunks)
-    existing: dict[str, Document] = {}
-    for offset in range(0, len(ids), 1000):
-        existing.update((str(d.id), d) for d in store.get_by_ids(ids[offset : offset + 1000]))
+    files = session.manifest.setdefault("files", {})
+    gone = [
+        key
+        for key in files
+        if key not in batches
+        and not Path(key).exists()
+        and any(folder in Path(key).parents for folder in deleted_under)
+    ]
+    _check_owners(files, batches, chunks, gone)
+    existing = _stored(store, list(chunks))
     changed = {
         key
-        for key in ids
-        if key in existing
-        and (existing[key].page_content, existing[key].metadata)
-        != (chunks[key].page_content, chunks[key].metadata)
+        for key, doc in existing.items()
+        if (doc.page_content, doc.metadata) != (chunks[key].page_content, chunks[key].metadata)
     }
-    files = session.manifest.setdefault("files", {})
-    stale: set[str] = set()
-    for key in list(files):
-        path = Path(key)
-        if (
-            key not in batches
-            and not path.exists()
-            and any(f in path.parents for f in deleted_under)
-        ):
-            stale.update(i for i in files.pop(key).get("ids", []) if i not in chunks)
-    for key, (source, file_chunks) in batches.items():
+    stale = {i for key in gone for i in files[key].get("ids", []) if i not in chunks}
+    for key in batches:
         stale.update(i for i in files.get(key, {}).get("ids", []) if i not in chunks)
-        files[key] = {"source": source, "ids": [str(c.id) for c in file_chunks]}
-    # Changed chunks are deleted and written as new ones: the store teaches BM25 the words
-    # of new documents only, and an edited chunk may bring new words.
-    if stale or changed:
-        store.delete(ids=sorted(stale | changed))
-    to_write = [chunks[key] for key in ids if key not in existing or key in changed]
-    if to_write:
-        start = time.perf_counter()
-        loaded = session.timings.get("model load", 0.0)
-        with _progress(None, session, desc="Embedding", unit="chunk", total=len(to_write)) as bar:
-            for offset in range(0, len(to_write), 256):
-                batch = to_write[offset : offset + 256]
-                store.add_documents(batch, ids=[str(d.id) for d in batch])
-                bar.update(len(batch))
-        loaded = session.timings.get("model load", 0.0) - loaded
-        session.timings["embed+write"] = time.perf_counter() - start - loaded
+    to_write = [doc for key, doc in chunks.items() if key not in existing or key in changed]
+    # 1. write-ahead: the manifest names every id that is or may become stored
+    for key, (source, file_chunks) in batches.items():
+        old = [i for i in files.get(key, {}).get("ids", []) if i in stale]
+        files[key] = {"source": source, "ids": [str(c.id) for c in file_chunks] + old}
+    if to_write and "dimension" not in session.manifest:
         session.manifest["dimension"] = len(session.model().embed_query("dimension"))
     session.manifest.update(
         embeddings=session.spec, chunk_size=chunk_size, chunk_overlap=chunk_overlap
     )
+    session.save_state()
+    # 2. new and changed chunks land before anything is deleted
+    _write(session, to_write, changed)
+    # 3. then what the files no longer have
+    if stale:
+        store.delete(ids=sorted(stale))
+    for key in gone:
+        del files[key]
+    for key, (_, file_chunks) in batches.items():
+        files[key]["ids"] = [str(c.id) for c in file_chunks]
     session.save_state()
     return {
         "chunks": len(chunks),
@@ -146,6 +169,60 @@ def _ingest(
         "unchanged": len(chunks) - len(to_write),
         "removed": len(stale),
     }
+
+
+def _check_owners(
+    files: dict[str, Any],
+    batches: dict[str, tuple[str, list[Document]]],
+    chunks: dict[str, Document],
+    gone: Sequence[str],
+) -> None:
+    """Refuse an id that a file still present, and not read now, already stored; take
+    over the ids of a file that no longer exists."""
+    sources = {str(c.id): source for source, file_chunks in batches.values() for c in file_chunks}
+    for key, entry in files.items():
+        if key in batches or key in gone:
+            continue
+        taken = [i for i in entry.get("ids", []) if i in chunks]
+        if taken and not Path(key).exists():
+            entry["ids"] = [i for i in entry["ids"] if i not in chunks]
+            continue
+        if taken:
+            msg = (
+                f"The id {taken[0]!r} in '{sources[taken[0]]}' is already stored from "
+                f"'{entry.get('source', key)}'; one would overwrite the other. Give every "
+                "record its own id, or ingest into another --collection."
+            )
+            raise CLIError(msg)
+
+
+def _stored(store: Any, ids: Sequence[str]) -> dict[str, Document]:
+    existing: dict[str, Document] = {}
+    for offset in range(0, len(ids), 1000):
+        existing.update((str(d.id), d) for d in store.get_by_ids(ids[offset : offset + 1000]))
+    return existing
+
+
+def _write(session: Session, to_write: Sequence[Document], changed: set[str]) -> None:
+    """Embed and write in batches. A changed chunk keeps its id and is replaced in place
+    (upsert); BM25 learns its words first, as it learns those of new chunks."""
+    if not to_write:
+        return
+    store = session.store
+    start = time.perf_counter()
+    loaded = session.timings.get("model load", 0.0)
+    with _progress(None, session, desc="Embedding", unit="chunk", total=len(to_write)) as bar:
+        for offset in range(0, len(to_write), 256):
+            batch = to_write[offset : offset + 256]
+            edited = [d.page_content for d in batch if str(d.id) in changed]
+            if edited:
+                session.sparse.partial_fit(edited)
+            store.add_documents(batch, ids=[str(d.id) for d in batch])
+            if edited:
+                store.save_sparse_state()
+            bar.update(len(batch))
+    loaded = session.timings.get("model load", 0.0) - loaded
+    session.timings["embed+write"] = time.perf_counter() - start - loaded
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

@@ -51,6 +51,18 @@ def build_parser(*, eval_command: bool = True) -> argparse.ArgumentParser:
         default=None,
         help="estimated word pieces shared by neighbouring chunks (default 30)",
     )
+    ingest.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="also read files that links in the folders lead to outside them (default: skip)",
+    )
+    ingest.add_argument(
+        "--max-file-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="skip files larger than this, e.g. 200MB or 1GB (default 50MB)",
+    )
 
     search = command("search", "Search the store and print a ranked table.", _cmd_search)
     search.add_argument("query", metavar="QUERY")
@@ -149,3 +161,12 @@ def _add_retrieval_options(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL",
         help="cross-encoder folder (or cached model id) to rerank candidates",
     )
+
+
+def _size(text: str) -> int:
+    from langchain_embedkit.files import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -117,6 +117,10 @@ class Session:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or not isinstance(data.get("files", {}), dict):
                 raise ValueError("not a manifest object")
+            for key, entry in data.get("files", {}).items():
+                ids = entry.get("ids") if isinstance(entry, dict) else None
+                if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                    raise ValueError(f"the entry of {key!r} has no list of string ids")
         except (OSError, ValueError) as exc:
             msg = f"Cannot read {path} ({exc}); delete it and run `embedkit ingest` again."
             raise CLIError(msg) from exc
@@ -134,12 +138,17 @@ class Session:
             raise CLIError(msg, 2)
 
     def save_state(self) -> None:
+        """Save the manifest (and, for a server, the BM25 statistics); an atomic replace, so
+        a reader sees the old file or the new one, never half of one."""
         if self.local is None and self.sparse.is_fitted:  # servers: the store keeps no state
             self.sparse.save(self.state_path)
         path = self.manifest_path
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as stream:
+            json.dump(self.manifest, stream, ensure_ascii=False, indent=1)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(tmp, path)
 
     def require_documents(self, mode: str) -> None:

@@ -92,7 +92,7 @@ def ingested(workdir: Path) -> tuple[Any, Any]:
 
 def test_help_is_instant_and_lists_every_command(tmp_path: Path) -> None:
     code = (
-        "import sys; from langchain_embedkit.cli import build_parser; "
+        "import sys; from langchain_embedkit.cli.parser import build_parser; "
         "build_parser().format_help(); "
         "heavy = [m for m in ('torch', 'pymilvus', 'chromadb', 'transformers', 'openai') "
         "if m in sys.modules]; print(heavy)"
@@ -396,7 +396,7 @@ def test_chat_endpoint_resolution(
 ) -> None:
     import argparse
 
-    from langchain_embedkit.cli import _chat_settings
+    from langchain_embedkit.cli.chat import _chat_settings
 
     for name in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "OPENAI_BASE_URL", "EMBEDKIT_CHAT_MODEL"):
         monkeypatch.delenv(name, raising=False)
@@ -408,7 +408,7 @@ def test_chat_endpoint_resolution(
 
 
 def test_table_aligns_chinese_by_display_width() -> None:
-    from langchain_embedkit.cli import format_table
+    from langchain_embedkit.cli.output import format_table
 
     table = format_table(["id", "text"], [["zh", "向量检索"], ["en", "vector search"]])
     lines = table.splitlines()

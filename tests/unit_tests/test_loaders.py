@@ -195,7 +195,7 @@ def test_empty_and_binary_files_raise_clear_errors(tmp_path: Path) -> None:
         load_file(tmp_path / "empty.txt")
     with pytest.raises(LoaderError, match="binary"):
         load_file(tmp_path / "image.md")
-    with pytest.raises(LoaderError, match="not UTF-8 or GB18030"):
+    with pytest.raises(LoaderError, match=r"latin\.txt' looks like a binary file \(\d+ control"):
         load_file(tmp_path / "latin.txt")
     with pytest.raises(LoaderError, match="File not found"):
         load_file(tmp_path / "missing.txt")
@@ -256,11 +256,14 @@ def test_discover_files(tmp_path: Path) -> None:
     for name in ("d/a.txt", "d/sub/b.md", "d/sub/c.jsonl", "d/.hidden/x.txt", "d/skip.csv"):
         (tmp_path / name).write_text("x", encoding="utf-8")
     found = discover_files([tmp_path / "d", tmp_path / "d" / "a.txt"])
-    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+    assert [f.path.relative_to(tmp_path).as_posix() for f in found] == [
         "d/a.txt",
         "d/sub/b.md",
         "d/sub/c.jsonl",
     ]
+    assert {f.folder for f in found} == {tmp_path / "d"}  # a.txt was found in d/ first
+    [named] = discover_files([tmp_path / "d" / "a.txt"])
+    assert named.folder is None
     with pytest.raises(LoaderError, match=r"Path not found: '.*nope'"):
         discover_files([tmp_path / "nope"])
     with pytest.raises(LoaderError, match=r"Unsupported file type '\.csv'.*supported: \.txt"):
