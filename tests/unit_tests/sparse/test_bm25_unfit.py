@@ -255,3 +255,13 @@ def test_state_with_removed_tokens_saves_and_loads(tmp_path: object) -> None:
     assert loaded.statistics() == SparseStatistics(0, 0, {})
     loaded.partial_fit(["red wine"])
     assert loaded.vocabulary["appl"] == encoder.vocabulary["appl"]
+
+
+def test_okapi_floor_averages_over_tokens_still_counted() -> None:
+    # "pear" leaves; "appl" is in every remaining document (negative raw IDF, floored)
+    encoder = BM25SparseEmbeddings(analyzer="en", idf="okapi")
+    encoder.partial_fit(["red apples and green apples", "green pears", "apples wine"])
+    encoder.partial_unfit(["green pears"])
+    fresh = _fresh(["red apples and green apples", "apples wine"], "okapi")
+    ours = _decode(encoder, encoder.embed_query("red apples"))
+    assert ours == pytest.approx(_decode(fresh, fresh.embed_query("red apples")), rel=1e-12)
