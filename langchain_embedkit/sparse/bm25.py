@@ -29,7 +29,6 @@ changes); re-encode them for scores identical to a fresh ``fit``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -44,27 +43,19 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_embedkit.errors import NotFittedError, PersistenceError
-from langchain_embedkit.sparse.analyzers import (
-    Analyzer,
-    analyzer_from_config,
-    analyzer_to_config,
-    get_analyzer,
-)
+from langchain_embedkit.sparse.analyzers import Analyzer, analyzer_to_config, get_analyzer
 from langchain_embedkit.sparse.base import SparseEmbeddings, SparseStatistics
+from langchain_embedkit.sparse.bm25_format import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAX_FILE_BYTES,
+    parse_payload,
+    read_payload,
+    to_payload,
+)
 from langchain_embedkit.types import SparseVector
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BM25SparseEmbeddings"]
-
-FORMAT_NAME = "langchain-embedkit/bm25"
-"""Value of the ``format`` key in every saved BM25 file."""
-FORMAT_VERSION = 1
-"""The newest file format this version writes and reads."""
-
-
-def _checksum(payload: Mapping[str, Any]) -> str:
-    body = {key: value for key, value in payload.items() if key != "checksum"}
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # partial_fit keeps its analysed batch for the next embed_documents up to this many entries.
@@ -131,6 +122,7 @@ Args:
     path: The file ``save`` wrote.
     show_progress_bar: Progress bar while analysing documents later (default: off
         on the class, unchanged on an instance).
+    max_bytes: Refuse files larger than this (default 1 GiB).
 
 Raises:
     PersistenceError: The file is missing, too large, truncated, edited (checksum or
@@ -141,7 +133,11 @@ Raises:
 
 class _Loader(Protocol):
     def __call__(
-        self, path: str | os.PathLike[str], *, show_progress_bar: bool | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        show_progress_bar: bool | None = None,
+        max_bytes: int = MAX_FILE_BYTES,
     ) -> BM25SparseEmbeddings: ...
 
 
@@ -157,9 +153,14 @@ class _ClassOrInstanceLoad:
         self, instance: BM25SparseEmbeddings | None, owner: type[BM25SparseEmbeddings]
     ) -> _Loader:
         def load(
-            path: str | os.PathLike[str], *, show_progress_bar: bool | None = None
+            path: str | os.PathLike[str],
+            *,
+            show_progress_bar: bool | None = None,
+            max_bytes: int = MAX_FILE_BYTES,
         ) -> BM25SparseEmbeddings:
-            loaded = owner._read(path, show_progress_bar=bool(show_progress_bar))
+            loaded = owner._read(
+                path, show_progress_bar=bool(show_progress_bar), max_bytes=max_bytes
+            )
             if instance is None:
                 return loaded
             return instance._take_state(loaded, show_progress_bar=show_progress_bar)
@@ -207,13 +208,13 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     the name of an analyzer registered with ``register_analyzer``, an analyzer object
     (``EnglishAnalyzer(stemmer=None)``) or any callable ``str -> list[str]`` (register it
     by name to be able to ``save``)."""
-    k1: float = Field(default=1.5, ge=0.0)
+    k1: float = Field(default=1.5, ge=0.0, allow_inf_nan=False)
     """Term-frequency saturation: 0 ignores repeats, larger values reward them longer."""
-    b: float = Field(default=0.75, ge=0.0, le=1.0)
+    b: float = Field(default=0.75, ge=0.0, le=1.0, allow_inf_nan=False)
     """Length normalisation: 0 ignores document length, 1 normalises fully."""
     idf: Literal["lucene", "okapi"] = "lucene"
     """IDF formula: ``"lucene"`` (always positive) or ``"okapi"`` (``rank_bm25.BM25Okapi``)."""
-    epsilon: float = Field(default=0.25, ge=0.0)
+    epsilon: float = Field(default=0.25, ge=0.0, allow_inf_nan=False)
     """With ``idf="okapi"``: negative IDFs become ``epsilon`` times the mean IDF."""
     show_progress_bar: bool = False
     """Show a progress bar while analysing documents in ``fit``/``partial_fit``."""
@@ -541,23 +542,16 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         if not self._n_docs and not self._tokens:
             self._require_fitted("be saved")
         analyzer = analyzer_to_config(self._analyze)
+        params = {"k1": self.k1, "b": self.b, "idf": self.idf, "epsilon": self.epsilon}
         with self._lock:
-            payload: dict[str, Any] = {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                "params": {
-                    "k1": self.k1,
-                    "b": self.b,
-                    "idf": self.idf,
-                    "epsilon": self.epsilon,
-                },
-                "analyzer": analyzer,
-                "stats": {"n_docs": self._n_docs, "total_tokens": self._total_tokens},
-                "vocab": list(self._tokens),
-                "df": self._df[: len(self._tokens)].tolist(),
-            }
-        payload["checksum"] = _checksum(payload)
-        return payload
+            return to_payload(
+                params,
+                analyzer,
+                list(self._tokens),
+                self._df[: len(self._tokens)],
+                self._n_docs,
+                self._total_tokens,
+            )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted state as one UTF-8 JSON file (atomically); returns its path.
@@ -607,27 +601,14 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
 
     @classmethod
     def _read(
-        cls, path: str | os.PathLike[str], *, show_progress_bar: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        show_progress_bar: bool = False,
+        max_bytes: int = MAX_FILE_BYTES,
     ) -> BM25SparseEmbeddings:
-        source = Path(path)
-        try:
-            text = source.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            msg = f"BM25 file {source} does not exist; save an encoder there first."
-            raise PersistenceError(msg) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            msg = f"BM25 file {source} cannot be read: {exc}."
-            raise PersistenceError(msg) from exc
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = (
-                f"BM25 file {source} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}): it is truncated or was edited. Save the encoder "
-                "again, or fit it again on your corpus."
-            )
-            raise PersistenceError(msg) from exc
-        return cls.from_dict(payload, source=str(source), show_progress_bar=show_progress_bar)
+        payload = read_payload(path, max_bytes=max_bytes)
+        return cls.from_dict(payload, source=str(path), show_progress_bar=show_progress_bar)
 
     @classmethod
     def from_dict(
@@ -637,60 +618,22 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         source: str = "<dict>",
         show_progress_bar: bool = False,
     ) -> BM25SparseEmbeddings:
-        """Rebuild an encoder from :meth:`to_dict` output; see :meth:`load` for errors."""
+        """Rebuild an encoder from :meth:`to_dict` output, checking every field.
 
-        def fail(problem: str) -> PersistenceError:
-            return PersistenceError(f"BM25 file {source} {problem}")
-
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-            raise fail(
-                f"is not a langchain-embedkit BM25 file (format {found!r}, expected "
-                f"{FORMAT_NAME!r})."
-            )
-        version = payload.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise fail(f"has an invalid format_version {version!r}; expected an integer >= 1.")
-        if version > FORMAT_VERSION:
-            raise fail(
-                f"has format version {version}, newer than the {FORMAT_VERSION} this "
-                "langchain-embedkit reads. Upgrade langchain-embedkit to load it."
-            )
-        if payload.get("checksum") != _checksum(payload):
-            raise fail(
-                "fails its checksum: it was edited or corrupted after it was saved. "
-                "Restore it from a backup, or fit and save the encoder again."
-            )
+        Raises:
+            PersistenceError: See :meth:`load`; the message names the field.
+        """
+        state = parse_payload(payload, source=source)
         try:
-            params = payload["params"]
-            stats = payload["stats"]
-            vocab = payload["vocab"]
-            df = payload["df"]
-            n_docs = stats["n_docs"]
-            total_tokens = stats["total_tokens"]
-            analyzer = analyzer_from_config(payload["analyzer"])
-        except KeyError as exc:
-            raise fail(f"lacks the required key {exc.args[0]!r}.") from exc
+            encoder = cls(
+                analyzer=state.analyzer, show_progress_bar=show_progress_bar, **state.params
+            )
         except (TypeError, ValueError) as exc:
-            raise fail(f"has an unusable analyzer: {exc}") from exc
-        if not isinstance(vocab, list) or not isinstance(df, list) or len(vocab) != len(df):
-            raise fail("must hold 'vocab' and 'df' lists of the same length.")
-        if len(set(vocab)) != len(vocab) or not all(isinstance(t, str) for t in vocab):
-            raise fail("has a 'vocab' with duplicate or non-string tokens.")
-        if not isinstance(n_docs, int) or not isinstance(total_tokens, int) or n_docs < 0:
-            raise fail(f"has invalid stats {stats!r}; n_docs must be an integer >= 0.")
-        df_array = np.asarray(df)
-        if len(df) and (
-            df_array.dtype.kind != "i" or df_array.min() < 0 or df_array.max() > n_docs
-        ):
-            raise fail(f"has document frequencies outside 0..n_docs ({n_docs}).")
-        try:
-            encoder = cls(analyzer=analyzer, show_progress_bar=show_progress_bar, **params)
-        except (TypeError, ValueError) as exc:
-            raise fail(f"has invalid parameters {params!r}: {exc}") from exc
-        encoder._tokens = list(vocab)
-        encoder._vocab = {token: index for index, token in enumerate(vocab)}
-        encoder._df = df_array.astype(np.int64)
-        encoder._n_docs = n_docs
-        encoder._total_tokens = total_tokens
+            msg = f"BM25 file {source} has invalid parameters {state.params!r}: {exc}"
+            raise PersistenceError(msg) from exc
+        encoder._tokens = state.tokens
+        encoder._vocab = {token: index for index, token in enumerate(state.tokens)}
+        encoder._df = state.df
+        encoder._n_docs = state.n_docs
+        encoder._total_tokens = state.total_tokens
         return encoder
