@@ -67,6 +67,9 @@ def _texts_key(texts: list[str]) -> tuple[int, int]:
     return len(texts), hash(tuple(texts))
 
 
+_UNSET: Any = object()
+
+
 class _Batch:
     """Analysed documents: one (doc, token id, term frequency) triple per distinct token."""
 
@@ -228,6 +231,15 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     _total_tokens: int = PrivateAttr(default=0)
     _idf_cache: np.ndarray | None = PrivateAttr(default=None)
     _last_batch: _Batch | None = PrivateAttr(default=None)
+
+    def __init__(self, analyzer: Any = _UNSET, /, **data: Any) -> None:
+        # The analyzer may come first and unnamed, as in BM25EmbeddingFunction(analyzer).
+        if analyzer is not _UNSET:
+            if "analyzer" in data:
+                msg = "BM25SparseEmbeddings got the analyzer twice (by position and by name)."
+                raise TypeError(msg)
+            data["analyzer"] = analyzer
+        super().__init__(**data)
 
     def model_post_init(self, context: Any, /) -> None:
         self._analyze = get_analyzer(self.analyzer)
