@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from langchain_embedkit.errors import NotFittedError, PersistenceError
 from langchain_embedkit.sparse.analyzers import Analyzer, analyzer_to_config, get_analyzer
 from langchain_embedkit.sparse.base import SparseEmbeddings, SparseStatistics
+from langchain_embedkit.sparse.bm25_batch import Batch, count_batch, index_batch, texts_key
 from langchain_embedkit.sparse.bm25_format import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -62,56 +63,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BM25SparseEmbeddings"]
 _KEEP_BATCH_ENTRIES = 2_000_000
 
 
-def _texts_key(texts: list[str]) -> tuple[int, int]:
-    """Identifies a batch without keeping its texts alive (str hashes are cached by Python)."""
-    return len(texts), hash(tuple(texts))
-
-
 _UNSET: Any = object()
-
-
-class _Batch:
-    """Analysed documents: one (doc, token id, term frequency) triple per distinct token."""
-
-    __slots__ = ("cols", "key", "lengths", "rows", "tf")
-
-    def __init__(
-        self,
-        key: tuple[int, int],
-        rows: np.ndarray,
-        cols: np.ndarray,
-        tf: np.ndarray,
-        lengths: np.ndarray,
-    ) -> None:
-        self.key = key
-        self.rows = rows
-        self.cols = cols
-        self.tf = tf
-        self.lengths = lengths
-
-
-def _count(texts: list[str], ids: np.ndarray, token_lists: list[list[str]]) -> _Batch:
-    """Term frequencies from the flat token ids of a batch (ids < 0, unknown tokens, drop)."""
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    known = ids >= 0
-    if not known.all():
-        rows, ids = rows[known], ids[known]
-    width = int(ids.max()) + 1 if len(ids) else 1
-    keys, tf = np.unique(rows * width + ids, return_counts=True)
-    return _Batch(_texts_key(texts), keys // width, keys % width, tf, lengths)
-
-
-def _index(
-    texts: list[str], token_lists: list[list[str]], vocab: dict[str, int], tokens: list[str]
-) -> _Batch:
-    """Give the batch's new tokens the next ids (in sorted order, so runs agree), then count."""
-    flat = list(chain.from_iterable(token_lists))
-    for token in sorted(set(flat).difference(vocab)):
-        vocab[token] = len(tokens)
-        tokens.append(token)
-    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-    return _count(texts, ids, token_lists)
 
 
 _LOAD_DOC = """Read a file written by ``save``: a new encoder, or this one filled in place.
@@ -230,7 +182,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     _n_docs: int = PrivateAttr(default=0)
     _total_tokens: int = PrivateAttr(default=0)
     _idf_cache: np.ndarray | None = PrivateAttr(default=None)
-    _last_batch: _Batch | None = PrivateAttr(default=None)
+    _last_batch: Batch | None = PrivateAttr(default=None)
 
     def __init__(self, analyzer: Any = _UNSET, /, **data: Any) -> None:
         # The analyzer may come first and unnamed, as in BM25EmbeddingFunction(analyzer).
@@ -348,7 +300,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         token_lists = self._token_lists(texts)
         vocab: dict[str, int] = {}
         tokens: list[str] = []
-        batch = _index(texts, token_lists, vocab, tokens)
+        batch = index_batch(texts, token_lists, vocab, tokens)
         with self._lock:
             self._vocab = vocab
             self._tokens = tokens
@@ -372,7 +324,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return self
         token_lists = self._token_lists(texts)
         with self._lock:
-            batch = _index(texts, token_lists, self._vocab, self._tokens)
+            batch = index_batch(texts, token_lists, self._vocab, self._tokens)
             self._add(batch)
         return self
 
@@ -412,7 +364,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                     "passed to fit/partial_fit, exactly as they were passed."
                 )
                 raise ValueError(msg)
-            batch = _count(texts, ids, token_lists)
+            batch = count_batch(texts, ids, token_lists)
             dim = len(self._tokens)
             removed = np.bincount(batch.cols, minlength=dim)
             df = self._df[:dim] - removed
@@ -458,7 +410,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return [analyze(text) for text in tqdm(texts, desc="BM25 analyse", unit="doc")]
         return [analyze(text) for text in texts]
 
-    def _add(self, batch: _Batch) -> None:
+    def _add(self, batch: Batch) -> None:
         dim = len(self._tokens)
         if len(self._df) < dim:
             grown = np.zeros(max(dim, 2 * len(self._df)), dtype=np.int64)
@@ -485,7 +437,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return []
         with self._lock:
             batch = self._last_batch
-            if batch is not None and batch.key == _texts_key(texts):
+            if batch is not None and batch.key == texts_key(texts):
                 self._last_batch = None  # used once: the store's partial_fit-then-embed
             else:
                 batch = None
@@ -496,7 +448,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             ids = np.fromiter(
                 map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
             )
-            batch = _count(texts, ids, token_lists)
+            batch = count_batch(texts, ids, token_lists)
         avgdl = total / n_docs if total else 1.0
         k1, b = self.k1, self.b
         norm = k1 * (1.0 - b + b * batch.lengths / avgdl)
