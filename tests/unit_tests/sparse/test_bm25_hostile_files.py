@@ -10,7 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from langchain_embedkit.errors import PersistenceError
 from langchain_embedkit.sparse.analyzers import TOKEN_PATTERNS, EnglishAnalyzer
@@ -266,3 +269,57 @@ def test_state_after_removals_saves_as_version_2_and_loads(tmp_path: Path) -> No
     loaded = BM25SparseEmbeddings.load(path)
     assert loaded.statistics() == encoder.statistics()
     assert loaded.vocabulary == encoder.vocabulary
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON document a value can be replaced."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for position, inner in enumerate(value[:3]):
+            found += _paths(inner, (*prefix, position))
+    return found
+
+
+_SAVED = BM25SparseEmbeddings(analyzer=EnglishAnalyzer(stemmer=None)).fit(DOCS[:3]).to_dict()
+_PLACES = [path for path in _paths(_SAVED) if path[0] != "checksum"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(place=st.sampled_from(_PLACES), value=_json)
+def test_any_forged_value_loads_cleanly_or_raises_persistence_error(
+    place: tuple[Any, ...], value: Any
+) -> None:
+    payload = json.loads(json.dumps(_SAVED))
+    target = payload
+    for key in place[:-1]:
+        target = target[key]
+    target[place[-1]] = value
+    payload["checksum"] = checksum(payload)
+    try:
+        encoder = BM25SparseEmbeddings.from_dict(payload, source="forged.json")
+    except PersistenceError as exc:
+        assert "forged.json" in str(exc)
+        return
+    # Accepted: then it is a working encoder whose state is self-consistent.
+    stats = encoder.statistics()
+    assert 0 <= sum(stats.df.values()) <= stats.total_tokens
+    if encoder.is_fitted:
+        vector = encoder.embed_query("Turing research in London")
+        assert all(np.isfinite(vector.values))
+        assert all(0 <= i < encoder.dim for i in vector.indices)
