@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         unregister_analyzer,
     )
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-    from langchain_embedkit.sparse.search import sparse_top_k, to_csr
+    from langchain_embedkit.sparse.search import SparseIndex, sparse_top_k, to_csr
     from langchain_embedkit.sparse.splade import SpladeSparseEmbeddings
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "EnglishAnalyzer",
     "FittableSparseEmbeddings",
     "SparseEmbeddings",
+    "SparseIndex",
     "SparseStatistics",
     "SpladeSparseEmbeddings",
     "get_analyzer",
@@ -65,6 +66,7 @@ _LAZY = {
     "registered_analyzers": "analyzers",
     "unregister_analyzer": "analyzers",
     "BM25SparseEmbeddings": "bm25",
+    "SparseIndex": "search",
     "sparse_top_k": "search",
     "to_csr": "search",
     "SpladeSparseEmbeddings": "splade",
