@@ -16,7 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from langchain_embedkit.sparse.base import SparseEmbeddings
+from langchain_embedkit.sparse.base import (
+    FittableSparseEmbeddings,
+    SparseEmbeddings,
+    SparseStatistics,
+)
 
 if TYPE_CHECKING:
     from langchain_embedkit.sparse.analyzers import (
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
         unregister_analyzer,
     )
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-    from langchain_embedkit.sparse.search import sparse_top_k, to_csr
+    from langchain_embedkit.sparse.search import SparseIndex, sparse_top_k, to_csr
     from langchain_embedkit.sparse.splade import SpladeSparseEmbeddings
 
 __all__ = [
@@ -39,7 +43,10 @@ __all__ = [
     "BM25SparseEmbeddings",
     "ChineseAnalyzer",
     "EnglishAnalyzer",
+    "FittableSparseEmbeddings",
     "SparseEmbeddings",
+    "SparseIndex",
+    "SparseStatistics",
     "SpladeSparseEmbeddings",
     "get_analyzer",
     "register_analyzer",
@@ -59,6 +66,7 @@ _LAZY = {
     "registered_analyzers": "analyzers",
     "unregister_analyzer": "analyzers",
     "BM25SparseEmbeddings": "bm25",
+    "SparseIndex": "search",
     "sparse_top_k": "search",
     "to_csr": "search",
     "SpladeSparseEmbeddings": "splade",

@@ -5,7 +5,10 @@ objects whose whole configuration (stop word lists included) is a JSON-able dict
 so that a fitted encoder can be saved and loaded with the very same analysis:
 
 - ``"en"``: lower-case, Unicode word split (``\\w+``), the NLTK English stop words,
-  Snowball English stemming (PyStemmer; ``stemmer=None`` turns it off).
+  Snowball English stemming (PyStemmer; ``stemmer=None`` turns it off). The split is
+  one of the fixed :data:`TOKEN_PATTERNS`, never an arbitrary regular expression: a
+  saved file names its analysis, and a file must not be able to make a query take
+  minutes (catastrophic backtracking). Other splits are custom analyzers.
 - ``"zh"``: jieba search-mode cut (``cut_for_search``), Chinese stop words and
   punctuation removed, Latin words lower-cased.
 - ``"auto"``: runs of Han characters go through ``"zh"``, everything else through
@@ -32,12 +35,14 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Literal
 
 from langchain_embedkit._imports import require
 
 __all__ = [
     "BUILTIN_ANALYZERS",
+    "TOKEN_PATTERNS",
     "Analyzer",
     "AutoAnalyzer",
     "ChineseAnalyzer",
@@ -56,6 +61,20 @@ Analyzer = Callable[[str], list[str]]
 
 BUILTIN_ANALYZERS = ("auto", "en", "zh")
 """Names of the analyzers that ship with the package."""
+
+TOKEN_PATTERNS: Mapping[str, str] = MappingProxyType(
+    {
+        "word": r"\w+",
+        "word2": r"\w\w+",
+        "alnum": r"[^\W_]+",
+        "nonspace": r"\S+",
+    }
+)
+"""The splits :class:`EnglishAnalyzer` offers, by name: their regular expressions.
+
+``"word"`` (default) keeps one-character words as Lucene does; ``"word2"`` keeps words of
+two characters or more (scikit-learn's default); ``"alnum"`` also splits at ``_``;
+``"nonspace"`` splits at whitespace only. Each runs in linear time on any text."""
 
 # CJK Unified Ideographs (+ extension A, compatibility ideographs, extensions B-F) and 〇.
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
@@ -87,6 +106,22 @@ def load_stopwords(language: Literal["en", "zh"]) -> frozenset[str]:
     )
 
 
+def _token_regex(token_pattern: object) -> str:
+    """The regular expression of a named token pattern (given by name or by regex)."""
+    if isinstance(token_pattern, str):
+        if token_pattern in TOKEN_PATTERNS:
+            return TOKEN_PATTERNS[token_pattern]
+        if token_pattern in TOKEN_PATTERNS.values():
+            return token_pattern
+    choices = ", ".join(f"{name!r} ({regex})" for name, regex in TOKEN_PATTERNS.items())
+    msg = (
+        f"EnglishAnalyzer: token_pattern {token_pattern!r:.80} is not one of the named "
+        f"patterns {choices}. For another split, register your own analyzer: "
+        "register_analyzer('my_split', fn)."
+    )
+    raise ValueError(msg)
+
+
 def _resolve_stopwords(stopwords: str | Iterable[str] | None, owner: str) -> frozenset[str]:
     if stopwords is None:
         return frozenset()
@@ -98,7 +133,12 @@ def _resolve_stopwords(stopwords: str | Iterable[str] | None, owner: str) -> fro
             "or an iterable of words."
         )
         raise ValueError(msg)
-    return frozenset(str(word) for word in stopwords)
+    words = list(stopwords)
+    for word in words:
+        if not isinstance(word, str):
+            msg = f"{owner}: stop words must be strings; got {type(word).__name__} {word!r:.80}."
+            raise TypeError(msg)
+    return frozenset(words)
 
 
 _JIEBA_LOCK = threading.Lock()
@@ -187,8 +227,11 @@ class EnglishAnalyzer(_BuiltinAnalyzer):
             for none, or your own iterable of words.
         stemmer: A Snowball algorithm name known to PyStemmer (``"english"``,
             ``"porter"``, ``"french"``, ...) or ``None`` for no stemming.
-        token_pattern: Regular expression whose matches are the words. ``\\w+`` keeps
-            one-character words ("vitamin b", "type 2"), as Lucene does.
+        token_pattern: How to split words: a name from :data:`TOKEN_PATTERNS`
+            (``"word"``, ``"word2"``, ``"alnum"``, ``"nonspace"``) or that name's regular
+            expression (``r"\\w+"``). The default ``\\w+`` keeps one-character words
+            ("vitamin b", "type 2"), as Lucene does. For any other split, register a
+            custom analyzer with :func:`register_analyzer`.
         lowercase: Lower-case the text before splitting.
 
     Example:
@@ -208,9 +251,15 @@ class EnglishAnalyzer(_BuiltinAnalyzer):
     ) -> None:
         super().__init__()
         self.stopwords = _resolve_stopwords(stopwords, "EnglishAnalyzer")
-        self.token_pattern = token_pattern
+        self.token_pattern = _token_regex(token_pattern)
+        if not isinstance(lowercase, bool):
+            msg = f"EnglishAnalyzer: lowercase must be True or False; got {lowercase!r}."
+            raise TypeError(msg)
         self.lowercase = lowercase
-        self._findall = re.compile(token_pattern).findall
+        self._findall = re.compile(self.token_pattern).findall
+        if stemmer is not None and not isinstance(stemmer, str):
+            msg = f"EnglishAnalyzer: stemmer must be a name or None; got {stemmer!r:.80}."
+            raise TypeError(msg)
         self.stemmer = stemmer
         self._stem: Callable[[str], str] | None = None
         self._stem_words: Callable[[list[str]], list[str]] | None = None
@@ -297,6 +346,10 @@ class ChineseAnalyzer(_BuiltinAnalyzer):
     ) -> None:
         super().__init__()
         self.stopwords = _resolve_stopwords(stopwords, "ChineseAnalyzer")
+        for option, value in (("hmm", hmm), ("lowercase", lowercase)):
+            if not isinstance(value, bool):
+                msg = f"ChineseAnalyzer: {option} must be True or False; got {value!r:.80}."
+                raise TypeError(msg)
         self.hmm = hmm
         self.lowercase = lowercase
 
@@ -520,18 +573,31 @@ def analyzer_from_config(config: Mapping[str, Any]) -> Analyzer:
             )
             raise ValueError(msg)
         if name == "auto":
+            # Checked before descending, so nesting cannot recurse without bound.
+            for part in ("en", "zh"):
+                inner = options[part]
+                if not isinstance(inner, Mapping) or inner.get("name") != part:
+                    msg = (
+                        f"Analyzer configuration 'auto': its {part!r} part must be an "
+                        f"{part!r} analyzer configuration; got {inner!r:.80}."
+                    )
+                    raise ValueError(msg)
             en = analyzer_from_config(options["en"])
             zh = analyzer_from_config(options["zh"])
             if not isinstance(en, EnglishAnalyzer) or not isinstance(zh, ChineseAnalyzer):
                 msg = "Analyzer configuration 'auto' needs an 'en' and a 'zh' part."
                 raise ValueError(msg)
             return AutoAnalyzer(en=en, zh=zh)
-        if not isinstance(options["stopwords"], list):
-            msg = f"Analyzer configuration {name!r}: 'stopwords' must be a list of words."
+        stopwords = options["stopwords"]
+        if not isinstance(stopwords, list) or not all(isinstance(w, str) for w in stopwords):
+            msg = f"Analyzer configuration {name!r}: 'stopwords' must be a list of strings."
             raise ValueError(msg)
-        if name == "en":
-            return EnglishAnalyzer(**options)
-        return ChineseAnalyzer(**options)
+        try:
+            if name == "en":
+                return EnglishAnalyzer(**options)
+            return ChineseAnalyzer(**options)
+        except TypeError as exc:  # an option of the wrong type
+            raise ValueError(str(exc)) from exc
     if set(options):
         msg = f"Custom analyzer configuration {name!r} takes no options; got {sorted(options)}."
         raise ValueError(msg)

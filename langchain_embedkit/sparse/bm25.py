@@ -19,16 +19,16 @@ documents containing the token):
   in more than half the documents) are replaced by ``epsilon`` times the mean IDF of
   the vocabulary, exactly as ``rank_bm25.BM25Okapi`` does.
 
-Because IDF lives on the query side, :meth:`BM25SparseEmbeddings.partial_fit` never
-invalidates stored document vectors: token ids are append-only, and a new document
-only changes ``N``, ``df`` and ``avgdl``. Documents encoded earlier keep the
-``avgdl`` of their time (it drifts slowly as a corpus grows); re-encode them for
-scores identical to a fresh ``fit``.
+Because IDF lives on the query side, :meth:`BM25SparseEmbeddings.partial_fit` and
+:meth:`BM25SparseEmbeddings.partial_unfit` never invalidate stored document vectors:
+token ids are append-only (a token no document contains any more keeps its id), and
+adding or removing a document only changes ``N``, ``df`` and ``avgdl``. Documents
+encoded earlier keep the ``avgdl`` of their time (it drifts slowly as a corpus
+changes); re-encode them for scores identical to a fresh ``fit``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -37,86 +37,91 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import chain, pairwise, repeat
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_embedkit.errors import NotFittedError, PersistenceError
-from langchain_embedkit.sparse.analyzers import (
-    Analyzer,
-    analyzer_from_config,
-    analyzer_to_config,
-    get_analyzer,
+from langchain_embedkit.sparse.analyzers import Analyzer, analyzer_to_config, get_analyzer
+from langchain_embedkit.sparse.base import SparseEmbeddings, SparseStatistics
+from langchain_embedkit.sparse.bm25_batch import Batch, count_batch, index_batch, texts_key
+from langchain_embedkit.sparse.bm25_format import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MAX_FILE_BYTES,
+    parse_payload,
+    read_payload,
+    to_payload,
 )
-from langchain_embedkit.sparse.base import SparseEmbeddings
 from langchain_embedkit.types import SparseVector
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BM25SparseEmbeddings"]
-
-FORMAT_NAME = "langchain-embedkit/bm25"
-"""Value of the ``format`` key in every saved BM25 file."""
-FORMAT_VERSION = 1
-"""The newest file format this version writes and reads."""
-
-
-def _checksum(payload: Mapping[str, Any]) -> str:
-    body = {key: value for key, value in payload.items() if key != "checksum"}
-    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # partial_fit keeps its analysed batch for the next embed_documents up to this many entries.
 _KEEP_BATCH_ENTRIES = 2_000_000
 
 
-def _texts_key(texts: list[str]) -> tuple[int, int]:
-    """Identifies a batch without keeping its texts alive (str hashes are cached by Python)."""
-    return len(texts), hash(tuple(texts))
+_UNSET: Any = object()
 
 
-class _Batch:
-    """Analysed documents: one (doc, token id, term frequency) triple per distinct token."""
+_LOAD_DOC = """Read a file written by ``save``: a new encoder, or this one filled in place.
 
-    __slots__ = ("cols", "key", "lengths", "rows", "tf")
+On the class, ``BM25SparseEmbeddings.load(path)`` returns a new fitted encoder. On an
+instance, ``bm25.load(path)`` (as pymilvus-model's ``BM25EmbeddingFunction`` is used)
+replaces that encoder's parameters, analyzer and statistics with the file's and
+returns it; its ``show_progress_bar`` is kept unless given.
 
-    def __init__(
+Args:
+    path: The file ``save`` wrote.
+    show_progress_bar: Progress bar while analysing documents later (default: off
+        on the class, unchanged on an instance).
+    max_bytes: Refuse files larger than this (default 1 GiB).
+
+Raises:
+    PersistenceError: The file is missing, too large, truncated, edited (checksum or
+        structure), from a newer format version, or names a custom analyzer that is
+        not registered in this process. The message names the file and the field.
+"""
+
+
+class _Loader(Protocol):
+    def __call__(
         self,
-        key: tuple[int, int],
-        rows: np.ndarray,
-        cols: np.ndarray,
-        tf: np.ndarray,
-        lengths: np.ndarray,
-    ) -> None:
-        self.key = key
-        self.rows = rows
-        self.cols = cols
-        self.tf = tf
-        self.lengths = lengths
+        path: str | os.PathLike[str],
+        *,
+        show_progress_bar: bool | None = None,
+        max_bytes: int = MAX_FILE_BYTES,
+    ) -> BM25SparseEmbeddings: ...
 
 
-def _count(texts: list[str], ids: np.ndarray, token_lists: list[list[str]]) -> _Batch:
-    """Term frequencies from the flat token ids of a batch (ids < 0, unknown tokens, drop)."""
-    lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-    rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    known = ids >= 0
-    if not known.all():
-        rows, ids = rows[known], ids[known]
-    width = int(ids.max()) + 1 if len(ids) else 1
-    keys, tf = np.unique(rows * width + ids, return_counts=True)
-    return _Batch(_texts_key(texts), keys // width, keys % width, tf, lengths)
+class _ClassOrInstanceLoad:
+    """``load`` that builds a new encoder on the class and fills an instance in place.
 
+    ``BM25SparseEmbeddings.load(path)`` returns a new encoder;
+    ``bm25 = BM25SparseEmbeddings(); bm25.load(path)`` (the pymilvus-model habit)
+    fills ``bm25`` itself and returns it.
+    """
 
-def _index(
-    texts: list[str], token_lists: list[list[str]], vocab: dict[str, int], tokens: list[str]
-) -> _Batch:
-    """Give the batch's new tokens the next ids (in sorted order, so runs agree), then count."""
-    flat = list(chain.from_iterable(token_lists))
-    for token in sorted(set(flat).difference(vocab)):
-        vocab[token] = len(tokens)
-        tokens.append(token)
-    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-    return _count(texts, ids, token_lists)
+    def __get__(
+        self, instance: BM25SparseEmbeddings | None, owner: type[BM25SparseEmbeddings]
+    ) -> _Loader:
+        def load(
+            path: str | os.PathLike[str],
+            *,
+            show_progress_bar: bool | None = None,
+            max_bytes: int = MAX_FILE_BYTES,
+        ) -> BM25SparseEmbeddings:
+            loaded = owner._read(
+                path, show_progress_bar=bool(show_progress_bar), max_bytes=max_bytes
+            )
+            if instance is None:
+                return loaded
+            return instance._take_state(loaded, show_progress_bar=show_progress_bar)
+
+        load.__doc__ = _LOAD_DOC
+        return load
 
 
 class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
@@ -146,20 +151,25 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     analyzer (NLTK stop words, Snowball stemming) gives ``Dim: 21`` as well.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        ignored_types=(_ClassOrInstanceLoad,),
+    )
 
     analyzer: str | dict[str, Any] | Callable[[str], list[str]] = "auto"
     """``"auto"`` (Chinese through jieba, the rest through ``"en"``), ``"en"``, ``"zh"``,
     the name of an analyzer registered with ``register_analyzer``, an analyzer object
     (``EnglishAnalyzer(stemmer=None)``) or any callable ``str -> list[str]`` (register it
     by name to be able to ``save``)."""
-    k1: float = Field(default=1.5, ge=0.0)
+    k1: float = Field(default=1.5, ge=0.0, allow_inf_nan=False)
     """Term-frequency saturation: 0 ignores repeats, larger values reward them longer."""
-    b: float = Field(default=0.75, ge=0.0, le=1.0)
+    b: float = Field(default=0.75, ge=0.0, le=1.0, allow_inf_nan=False)
     """Length normalisation: 0 ignores document length, 1 normalises fully."""
     idf: Literal["lucene", "okapi"] = "lucene"
     """IDF formula: ``"lucene"`` (always positive) or ``"okapi"`` (``rank_bm25.BM25Okapi``)."""
-    epsilon: float = Field(default=0.25, ge=0.0)
+    epsilon: float = Field(default=0.25, ge=0.0, allow_inf_nan=False)
     """With ``idf="okapi"``: negative IDFs become ``epsilon`` times the mean IDF."""
     show_progress_bar: bool = False
     """Show a progress bar while analysing documents in ``fit``/``partial_fit``."""
@@ -172,7 +182,16 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     _n_docs: int = PrivateAttr(default=0)
     _total_tokens: int = PrivateAttr(default=0)
     _idf_cache: np.ndarray | None = PrivateAttr(default=None)
-    _last_batch: _Batch | None = PrivateAttr(default=None)
+    _last_batch: Batch | None = PrivateAttr(default=None)
+
+    def __init__(self, analyzer: Any = _UNSET, /, **data: Any) -> None:
+        # The analyzer may come first and unnamed, as in BM25EmbeddingFunction(analyzer).
+        if analyzer is not _UNSET:
+            if "analyzer" in data:
+                msg = "BM25SparseEmbeddings got the analyzer twice (by position and by name)."
+                raise TypeError(msg)
+            data["analyzer"] = analyzer
+        super().__init__(**data)
 
     def model_post_init(self, context: Any, /) -> None:
         self._analyze = get_analyzer(self.analyzer)
@@ -181,7 +200,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
 
     @property
     def is_fitted(self) -> bool:
-        """Whether ``fit``, ``partial_fit`` or ``load`` has seen at least one document."""
+        """Whether the statistics hold at least one document (after fit, partial_fit, load)."""
         return self._n_docs > 0
 
     @property
@@ -214,6 +233,30 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         with self._lock:
             return self._df[: len(self._tokens)].copy()
 
+    def statistics(self) -> SparseStatistics:
+        """Snapshot of ``N``, the token total and ``df`` (tokens with ``df > 0``), by token.
+
+        Equal for two encoders that counted the same multiset of documents, whatever
+        order they saw them in and whatever they counted and removed since.
+
+        Example:
+            >>> bm25 = BM25SparseEmbeddings(analyzer="en").fit(["red apples", "green apples"])
+            >>> bm25.partial_unfit(["green apples"]).statistics()
+            SparseStatistics(n_docs=1, total_tokens=2, df=<2 tokens>)
+            >>> dict(bm25.statistics().df)
+            {'appl': 1, 'red': 1}
+        """
+        with self._lock:
+            df = self._df[: len(self._tokens)]
+            alive = np.flatnonzero(df).tolist()
+            counts = df[alive].tolist()
+            tokens = self._tokens
+            return SparseStatistics(
+                n_docs=self._n_docs,
+                total_tokens=self._total_tokens,
+                df={tokens[i]: c for i, c in zip(alive, counts)},
+            )
+
     def idf_weights(self) -> np.ndarray:
         """Copy of the IDF of each token id (the query-side weights)."""
         return self._idf().copy()
@@ -238,9 +281,11 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                 weights = np.log1p((n - df + 0.5) / (df + 0.5))
             else:
                 weights = np.log(n - df + 0.5) - np.log(df + 0.5)
-                if len(weights):
-                    floor = self.epsilon * float(weights.mean())
-                    weights[weights < 0] = floor
+                # The mean runs over tokens some document contains, as after a fresh fit.
+                alive = df > 0
+                if alive.any():
+                    floor = self.epsilon * float(weights[alive].mean())
+                    weights[(weights < 0) & alive] = floor
             self._idf_cache = weights
             return weights
 
@@ -255,7 +300,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         token_lists = self._token_lists(texts)
         vocab: dict[str, int] = {}
         tokens: list[str] = []
-        batch = _index(texts, token_lists, vocab, tokens)
+        batch = index_batch(texts, token_lists, vocab, tokens)
         with self._lock:
             self._vocab = vocab
             self._tokens = tokens
@@ -279,8 +324,65 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return self
         token_lists = self._token_lists(texts)
         with self._lock:
-            batch = _index(texts, token_lists, self._vocab, self._tokens)
+            batch = index_batch(texts, token_lists, self._vocab, self._tokens)
             self._add(batch)
+        return self
+
+    def partial_unfit(self, texts: Sequence[str]) -> BM25SparseEmbeddings:
+        """Remove documents from the statistics: the exact inverse of ``partial_fit``.
+
+        Call it with the texts of documents that are deleted (or replaced by a new
+        version) so that ``N``, ``df`` and the token total are those of a fresh ``fit``
+        on the documents that remain. Token ids are never reassigned or removed: a
+        token no document contains any more keeps its id (queries then ignore it), so
+        stored vectors keep their meaning. An empty list is a no-op; returns ``self``.
+
+        Raises:
+            ValueError: ``texts`` were not all counted: a token never seen, or more
+                documents, occurrences or tokens removed than were added. Nothing
+                changes in that case.
+
+        Example:
+            >>> bm25 = BM25SparseEmbeddings(analyzer="en").fit(["red apples"])
+            >>> bm25.partial_fit(["green pears"]).partial_unfit(["green pears"]).statistics()
+            SparseStatistics(n_docs=1, total_tokens=2, df=<2 tokens>)
+        """
+        texts = self._check_texts(texts, "partial_unfit")
+        if not texts:
+            return self
+        token_lists = self._token_lists(texts)
+        flat = list(chain.from_iterable(token_lists))
+        with self._lock:
+            ids = np.fromiter(
+                map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
+            )
+            if (ids < 0).any():
+                unknown = sorted({t for t, i in zip(flat, ids.tolist()) if i < 0})
+                msg = (
+                    f"partial_unfit() got texts that were never counted: the tokens "
+                    f"{unknown[:5]!r} are not in the vocabulary. Remove only texts that were "
+                    "passed to fit/partial_fit, exactly as they were passed."
+                )
+                raise ValueError(msg)
+            batch = count_batch(texts, ids, token_lists)
+            dim = len(self._tokens)
+            removed = np.bincount(batch.cols, minlength=dim)
+            df = self._df[:dim] - removed
+            n_docs = self._n_docs - len(texts)
+            total = self._total_tokens - int(batch.lengths.sum())
+            if n_docs < 0 or total < 0 or (df < 0).any():
+                msg = (
+                    f"partial_unfit() would remove more than was counted (the statistics "
+                    f"hold {self._n_docs} documents; {len(texts)} given, "
+                    f"{int((df < 0).sum())} tokens in more removed documents than counted). "
+                    "Remove only texts that were passed to fit/partial_fit and not removed yet."
+                )
+                raise ValueError(msg)
+            self._df[:dim] = df
+            self._n_docs = n_docs
+            self._total_tokens = total
+            self._idf_cache = None
+            self._last_batch = None
         return self
 
     def _check_texts(self, texts: Sequence[str], method: str) -> list[str]:
@@ -308,7 +410,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return [analyze(text) for text in tqdm(texts, desc="BM25 analyse", unit="doc")]
         return [analyze(text) for text in texts]
 
-    def _add(self, batch: _Batch) -> None:
+    def _add(self, batch: Batch) -> None:
         dim = len(self._tokens)
         if len(self._df) < dim:
             grown = np.zeros(max(dim, 2 * len(self._df)), dtype=np.int64)
@@ -335,7 +437,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return []
         with self._lock:
             batch = self._last_batch
-            if batch is not None and batch.key == _texts_key(texts):
+            if batch is not None and batch.key == texts_key(texts):
                 self._last_batch = None  # used once: the store's partial_fit-then-embed
             else:
                 batch = None
@@ -346,7 +448,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             ids = np.fromiter(
                 map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
             )
-            batch = _count(texts, ids, token_lists)
+            batch = count_batch(texts, ids, token_lists)
         avgdl = total / n_docs if total else 1.0
         k1, b = self.k1, self.b
         norm = k1 * (1.0 - b + b * batch.lengths / avgdl)
@@ -373,6 +475,12 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                 counts[token_id] = counts.get(token_id, 0) + 1
         if not counts:
             return SparseVector()
+        with self._lock:
+            df = self._df
+            # Tokens no counted document contains (all removed again) score nothing.
+            counts = {i: c for i, c in counts.items() if df[i] > 0}
+        if not counts:
+            return SparseVector()
         idf = self._idf()
         indices = sorted(counts)
         weights = (idf[indices] * np.fromiter((counts[i] for i in indices), np.float64)).tolist()
@@ -395,25 +503,19 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able state :meth:`save` writes (checksum included)."""
-        self._require_fitted("be saved")
+        if not self._n_docs and not self._tokens:
+            self._require_fitted("be saved")
         analyzer = analyzer_to_config(self._analyze)
+        params = {"k1": self.k1, "b": self.b, "idf": self.idf, "epsilon": self.epsilon}
         with self._lock:
-            payload: dict[str, Any] = {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                "params": {
-                    "k1": self.k1,
-                    "b": self.b,
-                    "idf": self.idf,
-                    "epsilon": self.epsilon,
-                },
-                "analyzer": analyzer,
-                "stats": {"n_docs": self._n_docs, "total_tokens": self._total_tokens},
-                "vocab": list(self._tokens),
-                "df": self._df[: len(self._tokens)].tolist(),
-            }
-        payload["checksum"] = _checksum(payload)
-        return payload
+            return to_payload(
+                params,
+                analyzer,
+                list(self._tokens),
+                self._df[: len(self._tokens)],
+                self._n_docs,
+                self._total_tokens,
+            )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted state as one UTF-8 JSON file (atomically); returns its path.
@@ -439,36 +541,38 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             raise
         return target
 
-    @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, show_progress_bar: bool = False
-    ) -> BM25SparseEmbeddings:
-        """Read a file written by :meth:`save` into a new, fitted encoder (classmethod).
+    load = _ClassOrInstanceLoad()
 
-        Raises:
-            PersistenceError: The file is missing, truncated, edited (checksum or
-                structure), from a newer format version, or names a custom analyzer
-                that is not registered in this process. The message names the file.
-        """
-        source = Path(path)
-        try:
-            text = source.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            msg = f"BM25 file {source} does not exist; save an encoder there first."
-            raise PersistenceError(msg) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            msg = f"BM25 file {source} cannot be read: {exc}."
-            raise PersistenceError(msg) from exc
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            msg = (
-                f"BM25 file {source} is not valid JSON ({exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}): it is truncated or was edited. Save the encoder "
-                "again, or fit it again on your corpus."
-            )
-            raise PersistenceError(msg) from exc
-        return cls.from_dict(payload, source=str(source), show_progress_bar=show_progress_bar)
+    def _take_state(
+        self, other: BM25SparseEmbeddings, *, show_progress_bar: bool | None
+    ) -> BM25SparseEmbeddings:
+        """Become ``other`` (parameters, analyzer, statistics) in place; returns ``self``."""
+        fields = {name: getattr(other, name) for name in ("analyzer", "k1", "b", "idf", "epsilon")}
+        if show_progress_bar is not None:
+            fields["show_progress_bar"] = show_progress_bar
+        with self._lock:
+            # The model is frozen against accidental edits; loading replaces it whole.
+            self.__dict__.update(fields)
+            self._analyze = other._analyze
+            self._vocab = other._vocab
+            self._tokens = other._tokens
+            self._df = other._df
+            self._n_docs = other._n_docs
+            self._total_tokens = other._total_tokens
+            self._idf_cache = None
+            self._last_batch = None
+        return self
+
+    @classmethod
+    def _read(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        show_progress_bar: bool = False,
+        max_bytes: int = MAX_FILE_BYTES,
+    ) -> BM25SparseEmbeddings:
+        payload = read_payload(path, max_bytes=max_bytes)
+        return cls.from_dict(payload, source=str(path), show_progress_bar=show_progress_bar)
 
     @classmethod
     def from_dict(
@@ -478,60 +582,22 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         source: str = "<dict>",
         show_progress_bar: bool = False,
     ) -> BM25SparseEmbeddings:
-        """Rebuild an encoder from :meth:`to_dict` output; see :meth:`load` for errors."""
+        """Rebuild an encoder from :meth:`to_dict` output, checking every field.
 
-        def fail(problem: str) -> PersistenceError:
-            return PersistenceError(f"BM25 file {source} {problem}")
-
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
-            found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-            raise fail(
-                f"is not a langchain-embedkit BM25 file (format {found!r}, expected "
-                f"{FORMAT_NAME!r})."
-            )
-        version = payload.get("format_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise fail(f"has an invalid format_version {version!r}; expected an integer >= 1.")
-        if version > FORMAT_VERSION:
-            raise fail(
-                f"has format version {version}, newer than the {FORMAT_VERSION} this "
-                "langchain-embedkit reads. Upgrade langchain-embedkit to load it."
-            )
-        if payload.get("checksum") != _checksum(payload):
-            raise fail(
-                "fails its checksum: it was edited or corrupted after it was saved. "
-                "Restore it from a backup, or fit and save the encoder again."
-            )
+        Raises:
+            PersistenceError: See :meth:`load`; the message names the field.
+        """
+        state = parse_payload(payload, source=source)
         try:
-            params = payload["params"]
-            stats = payload["stats"]
-            vocab = payload["vocab"]
-            df = payload["df"]
-            n_docs = stats["n_docs"]
-            total_tokens = stats["total_tokens"]
-            analyzer = analyzer_from_config(payload["analyzer"])
-        except KeyError as exc:
-            raise fail(f"lacks the required key {exc.args[0]!r}.") from exc
+            encoder = cls(
+                analyzer=state.analyzer, show_progress_bar=show_progress_bar, **state.params
+            )
         except (TypeError, ValueError) as exc:
-            raise fail(f"has an unusable analyzer: {exc}") from exc
-        if not isinstance(vocab, list) or not isinstance(df, list) or len(vocab) != len(df):
-            raise fail("must hold 'vocab' and 'df' lists of the same length.")
-        if len(set(vocab)) != len(vocab) or not all(isinstance(t, str) for t in vocab):
-            raise fail("has a 'vocab' with duplicate or non-string tokens.")
-        if not isinstance(n_docs, int) or not isinstance(total_tokens, int) or n_docs < 1:
-            raise fail(f"has invalid stats {stats!r}; n_docs must be a positive integer.")
-        df_array = np.asarray(df)
-        if len(df) and (
-            df_array.dtype.kind != "i" or df_array.min() < 1 or df_array.max() > n_docs
-        ):
-            raise fail(f"has document frequencies outside 1..n_docs ({n_docs}).")
-        try:
-            encoder = cls(analyzer=analyzer, show_progress_bar=show_progress_bar, **params)
-        except (TypeError, ValueError) as exc:
-            raise fail(f"has invalid parameters {params!r}: {exc}") from exc
-        encoder._tokens = list(vocab)
-        encoder._vocab = {token: index for index, token in enumerate(vocab)}
-        encoder._df = df_array.astype(np.int64)
-        encoder._n_docs = n_docs
-        encoder._total_tokens = total_tokens
+            msg = f"BM25 file {source} has invalid parameters {state.params!r}: {exc}"
+            raise PersistenceError(msg) from exc
+        encoder._tokens = state.tokens
+        encoder._vocab = {token: index for index, token in enumerate(state.tokens)}
+        encoder._df = state.df
+        encoder._n_docs = state.n_docs
+        encoder._total_tokens = state.total_tokens
         return encoder

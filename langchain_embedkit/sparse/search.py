@@ -1,9 +1,16 @@
-"""Exact top-k search of sparse query vectors against a CSR matrix of documents.
+"""Exact top-k search of sparse query vectors by dot product: the one implementation.
 
-For client-side sparse search (an engine without a sparse index, an evaluation run):
-stack the document vectors once with :func:`to_csr`, then score any batch of queries
-with one sparse matrix product in :func:`sparse_top_k`. scipy is imported here only
-when these functions run.
+Two ways in, one scoring and selection path:
+
+- :func:`sparse_top_k`: a batch of queries against a fixed list (or CSR matrix, see
+  :func:`to_csr`) of document vectors; results are row numbers.
+- :class:`SparseIndex`: documents kept by id, added, replaced and deleted over time
+  (a vector store's client-side sparse search, an evaluation run); results are ids,
+  optionally restricted to an ``allowed`` set of ids (a filter's matches).
+
+Documents are held term-major (one row of postings per token), so a query only
+touches the postings of its own tokens. Scores are exact dot products in float64; only
+positive scores are returned. scipy is imported when these functions first run.
 
 Example:
     >>> from langchain_embedkit.types import SparseVector
@@ -14,9 +21,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Collection, Iterable, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -26,10 +34,12 @@ from langchain_embedkit.types import SparseVector
 if TYPE_CHECKING:
     from scipy.sparse import csr_array
 
-__all__ = ["sparse_top_k", "to_csr"]
+__all__ = ["SparseIndex", "sparse_top_k", "to_csr"]
 
 # Scores of at most this many (query, document) pairs are materialised at once.
 _BLOCK_PAIRS = 1 << 24
+# Deleted rows are dropped once they outnumber the live ones (and this many exist).
+_COMPACT_MIN_DEAD = 1024
 
 
 def to_csr(vectors: Sequence[SparseVector], dim: int | None = None) -> csr_array:
@@ -69,6 +79,62 @@ def to_csr(vectors: Sequence[SparseVector], dim: int | None = None) -> csr_array
     )
 
 
+def _check_k(k: object, name: str, owner: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        msg = f"{owner}: {name} must be an integer >= 1; got {k!r}."
+        raise ValueError(msg)
+    return int(k)
+
+
+def _query_matrix(queries: Sequence[SparseVector] | csr_array, dim: int) -> csr_array:
+    """Queries as a CSR matrix of ``dim`` columns (tokens no document has are dropped)."""
+    if isinstance(queries, Sequence):
+        return to_csr([_clip(query, dim) for query in queries], dim=dim)
+    return queries if queries.shape[1] == dim else _resize_columns(queries, dim)
+
+
+def _scored_rows(
+    query_matrix: csr_array, term_major: Sequence[csr_array]
+) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """``(rows, scores)`` with a stored product for each query, in blocks of bounded size.
+
+    ``term_major`` holds consecutive row ranges side by side, each with its own number
+    of tokens (at most the query matrix's columns).
+    """
+    n_rows = sum(matrix.shape[1] for matrix in term_major)
+    block = max(1, _BLOCK_PAIRS // max(n_rows, 1))
+    for start in range(0, query_matrix.shape[0], block):
+        queries = query_matrix[start : start + block]
+        parts = [
+            queries[:, : matrix.shape[0]] @ matrix
+            if matrix.shape[0] < queries.shape[1]
+            else queries @ matrix
+            for matrix in term_major
+        ]
+        if len(parts) == 1:
+            scores = parts[0].tocsr()
+        else:
+            scores = require("scipy.sparse", "bm25").hstack(parts, format="csr")
+        for row in range(scores.shape[0]):
+            lo, hi = scores.indptr[row], scores.indptr[row + 1]
+            yield scores.indices[lo:hi], scores.data[lo:hi]
+
+
+def _leaders(
+    rows: np.ndarray, values: np.ndarray, k: int, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a positive score at least the ``k``-th best (ties at the cut included)."""
+    mask = values > 0
+    if keep is not None:
+        mask &= keep[rows]
+    rows, values = rows[mask], values[mask]
+    if len(values) > k:
+        threshold = np.partition(values, len(values) - k)[len(values) - k]
+        mask = values >= threshold
+        rows, values = rows[mask], values[mask]
+    return rows, values
+
+
 def sparse_top_k(
     queries: Sequence[SparseVector] | csr_array,
     documents: Sequence[SparseVector] | csr_array,
@@ -88,39 +154,257 @@ def sparse_top_k(
     Returns:
         For each query, ``[(document_row, score), ...]`` with Python ints and floats.
     """
-    if k < 1:
-        msg = f"sparse_top_k: k must be >= 1; got {k}."
-        raise ValueError(msg)
+    k = _check_k(k, "k", "sparse_top_k")
     doc_matrix = documents if not isinstance(documents, Sequence) else to_csr(documents)
-    n_docs, dim = doc_matrix.shape
-    if isinstance(queries, Sequence):
-        queries = [_clip(query, dim) for query in queries]
-        query_matrix = to_csr(queries, dim=dim)
-    else:
-        query_matrix = queries
-        if query_matrix.shape[1] != dim:
-            query_matrix = _resize_columns(query_matrix, dim)
-    transposed = doc_matrix.T.tocsr()
-    block = max(1, _BLOCK_PAIRS // max(n_docs, 1))
+    term_major = doc_matrix.T.tocsr()
     results: list[list[tuple[int, float]]] = []
-    for start in range(0, query_matrix.shape[0], block):
-        scores = (query_matrix[start : start + block] @ transposed).tocsr()
-        scores.sort_indices()
-        for row in range(scores.shape[0]):
-            lo, hi = scores.indptr[row], scores.indptr[row + 1]
-            results.append(_best(scores.indices[lo:hi], scores.data[lo:hi], k))
+    query_matrix = _query_matrix(queries, doc_matrix.shape[1])
+    for rows, values in _scored_rows(query_matrix, [term_major]):
+        rows, values = _leaders(rows, values, k)
+        order = np.lexsort((rows, -values))[:k]
+        results.append(list(zip(rows[order].tolist(), values[order].tolist())))
     return results
 
 
-def _best(columns: np.ndarray, values: np.ndarray, k: int) -> list[tuple[int, float]]:
-    keep = values > 0
-    columns, values = columns[keep], values[keep]
-    if len(values) > k:
-        threshold = np.partition(values, len(values) - k)[len(values) - k]
-        keep = values >= threshold
-        columns, values = columns[keep], values[keep]
-    order = np.lexsort((columns, -values))[:k]
-    return list(zip(columns[order].tolist(), values[order].tolist()))
+class _Segment:
+    """Documents written together: rows ``start .. start + n`` as a term-major matrix."""
+
+    __slots__ = ("matrix", "start")
+
+    def __init__(self, start: int, matrix: csr_array) -> None:
+        self.start = start
+        self.matrix = matrix  # shape (dim, n): one row of postings per token
+
+    @property
+    def size(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+class SparseIndex:
+    """Exact sparse dot-product search over documents kept by id.
+
+    Each write appends a segment; segments of similar size merge (so there are about
+    log2(n) of them), and deleted rows are dropped once they outnumber the live ones.
+    Results are ``(id, score)`` pairs with a positive score, best first; equal scores
+    are ordered by id, descending (trec_eval's order), so the same documents give the
+    same results whatever order they were written in. Thread-safe.
+
+    Args:
+        ids: Document ids (each at most once; a later duplicate replaces an earlier one).
+        vectors: One :class:`SparseVector` per id.
+
+    Example:
+        >>> index = SparseIndex(["a", "b"], [SparseVector([1], [2.0]), SparseVector([2], [1.0])])
+        >>> index.search(SparseVector([1, 2], [1.0, 1.0]), 5)
+        [('a', 2.0), ('b', 1.0)]
+        >>> index.upsert(["c"], [SparseVector([2], [4.0])])
+        >>> index.delete(["a"])
+        >>> index.search([SparseVector([2], [1.0])], 5, allowed={"b", "c"})
+        [[('c', 4.0), ('b', 1.0)]]
+    """
+
+    def __init__(self, ids: Iterable[str] = (), vectors: Iterable[SparseVector] = ()) -> None:
+        self._lock = threading.RLock()
+        self._ids: list[str | None] = []
+        self._row_of: dict[str, int] = {}
+        self._alive = np.zeros(0, dtype=bool)
+        self._segments: list[_Segment] = []
+        ids, vectors = list(ids), list(vectors)
+        if len(ids) != len(vectors):
+            msg = (
+                f"SparseIndex needs one vector per id; got {len(ids)} ids and "
+                f"{len(vectors)} vectors."
+            )
+            raise ValueError(msg)
+        if ids:
+            self.upsert(ids, vectors)
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._row_of
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """Ids of the documents held, in row order."""
+        with self._lock:
+            return [doc_id for doc_id in self._ids if doc_id is not None]
+
+    def clear(self) -> None:
+        """Forget every document."""
+        with self._lock:
+            self._ids, self._row_of, self._segments = [], {}, []
+            self._alive = np.zeros(0, dtype=bool)
+
+    def upsert(self, ids: Sequence[str], vectors: Sequence[SparseVector]) -> None:
+        """Add documents, or replace those whose id is already held.
+
+        Raises:
+            TypeError: ``ids`` is one ``str`` or holds a non-string id.
+            ValueError: ``ids`` and ``vectors`` differ in length.
+        """
+        ids = _check_ids(ids, "upsert")
+        vectors = list(vectors)
+        if len(ids) != len(vectors):
+            msg = (
+                f"SparseIndex.upsert needs one vector per id; got {len(ids)} ids and "
+                f"{len(vectors)} vectors."
+            )
+            raise ValueError(msg)
+        last = {doc_id: position for position, doc_id in enumerate(ids)}
+        if len(last) != len(ids):  # the last vector of a repeated id wins
+            kept = sorted(last.values())
+            ids, vectors = [ids[i] for i in kept], [vectors[i] for i in kept]
+        if not ids:
+            return
+        term_major = to_csr(vectors).T.tocsr()
+        with self._lock:
+            self._tombstone(ids)
+            start = len(self._ids)
+            self._ids.extend(ids)
+            self._row_of.update(zip(ids, range(start, start + len(ids))))
+            if len(self._alive) < len(self._ids):
+                grown = np.zeros(max(len(self._ids), 2 * len(self._alive)), dtype=bool)
+                grown[: len(self._alive)] = self._alive
+                self._alive = grown
+            self._alive[start : len(self._ids)] = True
+            self._segments.append(_Segment(start, term_major))
+            self._merge_tail()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Drop the documents of ``ids`` (ids not held are ignored).
+
+        Raises:
+            TypeError: ``ids`` is one ``str`` (pass ``[doc_id]``).
+        """
+        ids = _check_ids(ids, "delete")
+        with self._lock:
+            self._tombstone(ids)
+            dead = len(self._ids) - len(self._row_of)
+            if dead >= _COMPACT_MIN_DEAD and dead > len(self._row_of):
+                self._compact()
+
+    @overload
+    def search(
+        self, queries: SparseVector, top_k: int, *, allowed: Collection[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    @overload
+    def search(
+        self,
+        queries: Sequence[SparseVector],
+        top_k: int,
+        *,
+        allowed: Collection[str] | None = None,
+    ) -> list[list[tuple[str, float]]]: ...
+
+    def search(
+        self,
+        queries: SparseVector | Sequence[SparseVector],
+        top_k: int,
+        *,
+        allowed: Collection[str] | None = None,
+    ) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
+        """Top ``top_k`` ``(id, score)`` with a positive score, best first.
+
+        Args:
+            queries: One query vector (gives one list) or several (a list per query).
+            top_k: How many results per query, at most.
+            allowed: When given, only these ids may be returned (a filter's matches).
+
+        Raises:
+            ValueError: ``top_k`` is not an integer >= 1.
+        """
+        top_k = _check_k(top_k, "top_k", "SparseIndex.search")
+        single = isinstance(queries, SparseVector)
+        batch: list[SparseVector] = (
+            [queries] if isinstance(queries, SparseVector) else list(queries)
+        )
+        with self._lock:
+            found = self._search(batch, top_k, allowed)
+        return found[0] if single else found
+
+    # ------------------------------------------------------------------ internals
+
+    def _search(
+        self, queries: list[SparseVector], top_k: int, allowed: Collection[str] | None
+    ) -> list[list[tuple[str, float]]]:
+        if not self._row_of or not self._segments:
+            return [[] for _ in queries]
+        keep = self._alive[: len(self._ids)]
+        if allowed is not None:
+            allowed_rows = [
+                self._row_of.get(doc_id, -1) for doc_id in _check_ids(allowed, "search")
+            ]
+            keep = np.zeros(len(self._ids), dtype=bool)
+            keep[[row for row in allowed_rows if row >= 0]] = True
+        matrices = [segment.matrix for segment in self._segments]
+        query_matrix = _query_matrix(queries, max(matrix.shape[0] for matrix in matrices))
+        ids = self._ids
+        results: list[list[tuple[str, float]]] = []
+        for rows, values in _scored_rows(query_matrix, matrices):
+            rows, values = _leaders(rows, values, top_k, keep)
+            pairs: list[tuple[Any, float]] = [
+                (ids[row], value) for row, value in zip(rows.tolist(), values.tolist())
+            ]
+            pairs.sort(key=lambda pair: pair[0], reverse=True)
+            pairs.sort(key=lambda pair: pair[1], reverse=True)
+            results.append(pairs[:top_k])
+        return results
+
+    def _tombstone(self, ids: Iterable[str]) -> None:
+        for doc_id in ids:
+            row = self._row_of.pop(doc_id, None)
+            if row is not None:
+                self._ids[row] = None
+                self._alive[row] = False
+
+    def _merge_tail(self) -> None:
+        """Merge the newest segments while the last is at least half its predecessor."""
+        segments = self._segments
+        while len(segments) > 1 and 2 * segments[-1].size >= segments[-2].size:
+            right, left = segments.pop(), segments.pop()
+            segments.append(_Segment(left.start, _hstack([left.matrix, right.matrix])))
+
+    def _compact(self) -> None:
+        live = np.flatnonzero(self._alive[: len(self._ids)])
+        matrix = _hstack([s.matrix for s in self._segments])[:, live] if len(live) else None
+        self._ids = [self._ids[row] for row in live.tolist()]
+        self._row_of = {doc_id: row for row, doc_id in enumerate(self._ids) if doc_id is not None}
+        self._alive = np.ones(len(self._ids), dtype=bool)
+        self._segments = [] if matrix is None else [_Segment(0, matrix.tocsr())]
+
+
+def _check_ids(ids: Iterable[str], method: str) -> list[str]:
+    if isinstance(ids, str):
+        msg = (
+            f"SparseIndex.{method} takes a list of ids; got one str ({ids[:40]!r}). "
+            f"Wrap it in a list: [{ids[:40]!r}]."
+        )
+        raise TypeError(msg)
+    ids = list(ids)
+    for doc_id in ids:
+        if not isinstance(doc_id, str):
+            msg = f"SparseIndex.{method}: ids must be strings; got {type(doc_id).__name__}."
+            raise TypeError(msg)
+    return ids
+
+
+def _hstack(matrices: list[csr_array]) -> csr_array:
+    """Term-major matrices side by side (more documents), padded to the largest vocabulary."""
+    sparse = require("scipy.sparse", "bm25")
+    dim = max(matrix.shape[0] for matrix in matrices)
+    padded = []
+    for matrix in matrices:
+        if matrix.shape[0] < dim:
+            grow = np.full(dim - matrix.shape[0], matrix.indptr[-1], dtype=matrix.indptr.dtype)
+            matrix = sparse.csr_array(
+                (matrix.data, matrix.indices, np.concatenate([matrix.indptr, grow])),
+                shape=(dim, matrix.shape[1]),
+            )
+        padded.append(matrix)
+    return sparse.hstack(padded, format="csr")
 
 
 def _clip(vector: SparseVector, dim: int) -> SparseVector:

@@ -6,8 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from langchain_embedkit.sparse.search import sparse_top_k, to_csr
+from langchain_embedkit.sparse import search as search_module
+from langchain_embedkit.sparse.search import SparseIndex, sparse_top_k, to_csr
 from langchain_embedkit.types import SparseVector
 
 
@@ -35,9 +39,7 @@ def test_top_k_matches_brute_force() -> None:
 
 def test_ties_keep_the_lower_row_and_zero_scores_are_left_out() -> None:
     docs = [SparseVector([1], [1.0])] * 4 + [SparseVector([2], [5.0])]
-    assert sparse_top_k([SparseVector([1], [2.0])], docs, k=3) == [
-        [(0, 2.0), (1, 2.0), (2, 2.0)]
-    ]
+    assert sparse_top_k([SparseVector([1], [2.0])], docs, k=3) == [[(0, 2.0), (1, 2.0), (2, 2.0)]]
     assert sparse_top_k([SparseVector([9], [1.0]), SparseVector()], docs, k=3) == [[], []]
 
 
@@ -54,7 +56,7 @@ def test_to_csr_checks_dim_and_k() -> None:
     with pytest.raises(ValueError, match="index 5, outside dim=3"):
         to_csr([SparseVector([5], [1.0])], dim=3)
     assert to_csr([]).shape == (0, 0)
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1; got 0"):
         sparse_top_k([SparseVector()], [SparseVector()], k=0)
 
 
@@ -71,3 +73,117 @@ def test_importing_the_sparse_package_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out) == []
+
+
+# ------------------------------------------------------------------ SparseIndex
+
+# Weights exact in binary floating point, so sums are exact and ties are real ties.
+_weights = st.sampled_from([0.5, 1.0, 2.0, 3.0])
+_vectors = st.dictionaries(st.integers(0, 12), _weights, max_size=4).map(SparseVector.from_dict)
+_ids = st.sampled_from([f"d{i}" for i in range(25)] + ["", "Z", "é"])
+
+
+def _expected(
+    model: dict[str, SparseVector], query: SparseVector, k: int, allowed: set[str] | None
+) -> list[tuple[str, float]]:
+    scored = [
+        (doc_id, query.dot(vector))
+        for doc_id, vector in model.items()
+        if allowed is None or doc_id in allowed
+    ]
+    ranked = sorted((p for p in scored if p[1] > 0), key=lambda p: p[0], reverse=True)
+    ranked.sort(key=lambda p: p[1], reverse=True)  # score desc, then id desc
+    return ranked[:k]
+
+
+class SparseIndexMachine(RuleBasedStateMachine):
+    """Random writes, deletes and searches, each search checked against a dict model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.index = SparseIndex()
+        self.model: dict[str, SparseVector] = {}
+
+    @rule(ids=st.lists(_ids, max_size=6), data=st.data())
+    def upsert(self, ids: list[str], data: st.DataObject) -> None:
+        vectors = data.draw(st.lists(_vectors, min_size=len(ids), max_size=len(ids)))
+        self.index.upsert(ids, vectors)
+        self.model.update(zip(ids, vectors))  # a repeated id: the last one wins
+
+    @rule(ids=st.lists(_ids, max_size=8))
+    def delete(self, ids: list[str]) -> None:
+        self.index.delete(ids)
+        for doc_id in ids:
+            self.model.pop(doc_id, None)
+
+    @rule(
+        queries=st.lists(_vectors, min_size=1, max_size=3),
+        k=st.integers(1, 8),
+        allowed=st.none() | st.sets(_ids, max_size=10),
+    )
+    def search(self, queries: list[SparseVector], k: int, allowed: set[str] | None) -> None:
+        found = self.index.search(queries, k, allowed=allowed)
+        expected = [_expected(self.model, query, k, allowed) for query in queries]
+        assert found == expected  # ids and scores, in order
+        assert self.index.search(queries[0], k, allowed=allowed) == expected[0]
+
+    @invariant()
+    def holds_what_the_model_holds(self) -> None:
+        assert len(self.index) == len(self.model)
+        assert sorted(self.index.doc_ids) == sorted(self.model)
+
+
+SparseIndexMachine.TestCase.settings = settings(
+    max_examples=80, stateful_step_count=30, deadline=None
+)
+
+
+@pytest.fixture
+def compact_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "_COMPACT_MIN_DEAD", 2)
+
+
+@pytest.mark.usefixtures("compact_early")
+class TestSparseIndex(SparseIndexMachine.TestCase):  # type: ignore[name-defined,misc]
+    """The machine, with compaction after a few deletions so that it is exercised."""
+
+
+def test_index_segments_merge_and_compaction_keeps_results() -> None:
+    index = SparseIndex()
+    n = 3000
+    for start in range(0, n, 100):  # 30 writes: segments merge as they accumulate
+        rows = range(start, start + 100)
+        index.upsert([str(i) for i in rows], [SparseVector([i % 7], [1.0 + i]) for i in rows])
+    assert len(index._segments) <= 12
+    index.delete([str(i) for i in range(0, n, 3)])
+    index.delete([str(i) for i in range(1, n, 3)])
+    assert len(index) == n // 3
+    assert len(index._ids) == n // 3  # compacted: dead rows dropped
+    # the best survivor holds term 2 (i % 7 == 2) and i % 3 == 2: i = 2984
+    assert index.search(SparseVector([2], [1.0]), 1) == [("2984", 2985.0)]
+    assert index.search(SparseVector([2], [1.0]), 2) == [("2984", 2985.0), ("2963", 2964.0)]
+
+
+def test_index_tokens_beyond_every_document_and_bad_arguments() -> None:
+    index = SparseIndex(["a", "b"], [SparseVector([0], [1.0]), SparseVector([1], [1.0])])
+    # a token learnt after the documents were written matches nothing
+    assert index.search([SparseVector([1, 40], [2.0, 9.0])], 3) == [[("b", 2.0)]]
+    index.upsert(["c"], [SparseVector([40], [1.0])])
+    assert index.search(SparseVector([1, 40], [2.0, 9.0]), 3) == [("c", 9.0), ("b", 2.0)]
+    assert index.search([SparseVector(), SparseVector([7], [1.0])], 3) == [[], []]
+    assert SparseIndex().search(SparseVector([1], [1.0]), 3) == []
+    with pytest.raises(ValueError, match="top_k must be an integer >= 1; got 0"):
+        index.search(SparseVector([1], [1.0]), 0)
+    with pytest.raises(TypeError, match=r"got one str \('abc'\)"):
+        index.delete("abc")
+    with pytest.raises(ValueError, match="one vector per id; got 2 ids and 1 vectors"):
+        index.upsert(["x", "y"], [SparseVector()])
+    with pytest.raises(ValueError, match="one vector per id"):
+        SparseIndex(["x"], [])
+    assert len(index) == 3
+
+
+def test_evaluation_uses_the_same_sparse_index() -> None:
+    from langchain_embedkit.evaluation import search as evaluation_search
+
+    assert evaluation_search.SparseIndex is SparseIndex
