@@ -131,7 +131,7 @@ SERVER23 = MilvusDialect(
 """Milvus servers 2.3.x (measured on 2.3.5 standalone)."""
 SERVER24 = MilvusDialect(
     engine="Milvus server 2.4",
-    upgrade="a newer Milvus server",
+    upgrade="milvus-lite (whose LIKE escapes this package tests)",
     bools_are_numbers=False,
     null_checks=False,
     not_operator=True,
