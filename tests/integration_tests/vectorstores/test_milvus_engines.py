@@ -100,6 +100,28 @@ def test_server_read_after_write_between_live_clients(milvus_server: str) -> Non
         _drop(first)
 
 
+def test_hybrid_on_milvus_lite_runs_on_the_engine(tmp_path: Path) -> None:
+    """Both Lite lines hold sparse vectors and fuse on the engine (native hybrid)."""
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+
+    texts = [f"note {i} about topic{i % 7} and word{i}" for i in range(40)]
+    store = EmbedKitVectorStore(
+        DeterministicFakeEmbedding(size=16),
+        BM25SparseEmbeddings(),
+        uri=str(tmp_path / "h.db"),
+        collection_name=_name(),
+    )
+    try:
+        assert store._backend.has_native_hybrid  # type: ignore[attr-defined]
+        store.add_texts(texts, ids=[str(i) for i in range(40)])
+        sparse = store.similarity_search("word7", k=1, retrieval_mode="sparse")
+        assert [d.id for d in sparse] == ["7"]
+        hybrid = store.similarity_search("word7", k=3, retrieval_mode="hybrid", fetch_k=40)
+        assert "7" in [d.id for d in hybrid]
+    finally:
+        store.close()
+
+
 def test_hybrid_on_a_server_without_sparse_vectors_is_refused(milvus_server: str) -> None:
     pytest.importorskip("scipy", reason="BM25SparseEmbeddings needs the bm25 extra")
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
