@@ -44,9 +44,13 @@ Compilation (measured on chromadb 1.5.9 and milvus-lite 3.2.2):
   with metadata conditions beside it ``%`` and ``_`` are bare wildcards, so such a filter
   raises instead of matching too much. A text with a backslash (no ``%``/``_``) is spelled
   ``(text == s or text like "_%s%" or text like "%s%_")`` because pyarrow answers a bare
-  ``"%s%"`` by a substring search that skips unescaping. The Milvus server and milvus-lite
-  2.5 differ (bools apart from numbers, no ``is null`` on JSON keys): these expressions
-  are for Milvus Lite 3.x.
+  ``"%s%"`` by a substring search that skips unescaping. That is the milvus-lite 3.x
+  dialect, the default of :func:`to_milvus`; ``dialect=`` picks another
+  (:mod:`._filters_milvus`), and the store picks it from the engine it connects to.
+  milvus-lite 2.5 and Milvus 2.3+ servers keep bools apart from numbers (the compiler adds
+  ``or == true`` next to ``== 1``) and have no ``is null`` on JSON keys (``!=`` is true on a
+  missing key there, measured); milvus-lite 2.5 has no ``not`` and no ``\\n`` escape, Milvus
+  2.3 servers no infix LIKE. What an engine cannot express is refused, naming the engine.
 
 Integers beyond 2**53 compared with floats may round differently between engines.
 

@@ -3,6 +3,11 @@
 Collection layout (the filter compiler targets it): ``id`` VARCHAR primary key, ``text``
 VARCHAR, ``metadata`` JSON (the user's metadata, whole), ``dense`` FLOAT_VECTOR and, when
 a sparse encoder is used, ``sparse`` SPARSE_FLOAT_VECTOR with an inverted index (IP).
+
+The engine is detected on connect (:func:`.milvus_engine.detect_engine`): its version picks
+the filter dialect and the features (sparse vectors, native hybrid search, flushing).
+Collections this backend creates use Strong consistency, so a search sees every write that
+returned before it, from any client; collections created by others keep their own level.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +24,11 @@ from langchain_embedkit._imports import require
 from langchain_embedkit.errors import StoreLockedError
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
+from langchain_embedkit.vectorstores.backends.milvus_engine import (
+    SPARSE_SINCE,
+    MilvusEngine,
+    detect_engine,
+)
 from langchain_embedkit.vectorstores.ids import canonical_json
 from langchain_embedkit.vectorstores.scoring import Metric
 
@@ -54,13 +63,6 @@ _lite_ids: dict[tuple[str, str], set[str]] = {}
 def is_local_uri(uri: str) -> bool:
     """True when ``uri`` names a Milvus Lite file rather than a server."""
     return "://" not in uri and not uri.startswith("unix:")
-
-
-def _lite_major() -> int:
-    try:
-        return int(importlib_metadata.version("milvus-lite").split(".")[0])
-    except (importlib_metadata.PackageNotFoundError, ValueError):
-        return 0
 
 
 class MilvusBackend:
@@ -118,7 +120,20 @@ class MilvusBackend:
         if self._path is not None:
             with _lite_lock:
                 _lite_users[self._path] = _lite_users.get(self._path, 0) + 1
-        self._flush_after_writes = self.local and _lite_major() >= 3
+        self.engine: MilvusEngine = detect_engine(self.client, local=self.local)
+        self.has_native_hybrid = self.engine.native_hybrid
+        self._flush_after_writes = self.engine.flush_after_writes
+        if with_sparse and not self.engine.sparse_vectors:
+            self.client.close()
+            since = ".".join(map(str, SPARSE_SINCE))
+            msg = (
+                f"{self.engine.label} at {uri!r} has no sparse vectors (they arrived in Milvus "
+                f"{since}), so it cannot hold the BM25 vectors of a store with "
+                "sparse_embedding. Leave sparse_embedding out (dense search works on this "
+                f"server), upgrade the server to Milvus {since} or later, or use "
+                "backend='chroma' for hybrid search."
+            )
+            raise ValueError(msg)
         self._open_existing()
 
     def _connect(self, pymilvus: Any, uri: str, kwargs: Mapping[str, Any]) -> MilvusClient:
@@ -305,7 +320,8 @@ class MilvusBackend:
             self._written.update(r.id for r in rows)
 
     def end_of_writes(self) -> None:
-        # Milvus Lite 3 searches unflushed rows about 10x slower; 2.x and servers need nothing.
+        # Milvus Lite 3 searches unflushed rows about 10x slower; 2.x and servers need nothing
+        # (a Strong collection's reads already see every write; a flush would seal segments).
         if self._exists and self._flush_after_writes:
             self.client.flush(self.collection_name)
             self._warn_if_large()
@@ -369,7 +385,9 @@ class MilvusBackend:
             return ""
         from langchain_embedkit.vectorstores import filters
 
-        return filters.to_milvus(filter, text_field="text", metadata_field="metadata")
+        return filters.to_milvus(
+            filter, text_field="text", metadata_field="metadata", dialect=self.engine.dialect
+        )
 
     def delete_where(self, filter: Filter) -> int:
         if not self._ready():
@@ -523,4 +541,7 @@ class MilvusBackend:
             logger.debug("could not release the Milvus Lite server", exc_info=True)
 
     def __repr__(self) -> str:
-        return f"MilvusBackend(uri={self.uri!r}, collection_name={self.collection_name!r})"
+        return (
+            f"MilvusBackend(uri={self.uri!r}, collection_name={self.collection_name!r}, "
+            f"engine={self.engine.label!r})"
+        )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration_tests.vectorstores.milvus_server import milvus_server  # noqa: F401
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

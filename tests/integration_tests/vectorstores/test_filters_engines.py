@@ -1,8 +1,12 @@
-"""Chroma and Milvus Lite return exactly the documents the reference evaluator selects.
+"""Chroma and every Milvus engine return exactly the documents the reference selects.
 
 Each test builds its collections once; every hypothesis example replaces their rows with
 freshly generated documents (mixed types, missing keys, hostile strings) and checks random
-filters through ``get``/``query`` and a vector search on both engines.
+filters through ``get``/``query`` and a vector search on each engine. Milvus runs as the
+installed milvus-lite (3.x here, 2.5.x in the second environment ``make test`` builds) and
+as a real Milvus standalone server; each filter is compiled in the dialect detected for
+that engine, and a filter the engine cannot express must be refused with an error that
+names the engine, never answered differently or with a raw engine error.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import chromadb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymilvus import DataType, MilvusClient
 
+from langchain_embedkit.vectorstores.backends.milvus_engine import MilvusEngine, detect_engine
 from langchain_embedkit.vectorstores.filters import matches, to_chroma, to_milvus
 
 Doc = tuple[dict[str, Any], str]
@@ -121,16 +125,23 @@ def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-filters = st.recursive(
-    leaves,
-    lambda kids: st.one_of(
-        st.lists(kids, min_size=1, max_size=3).map(lambda items: {"$and": items}),
-        st.lists(kids, min_size=1, max_size=3).map(lambda items: {"$or": items}),
-        kids.map(lambda item: {"$not": item}),
-        st.lists(kids, min_size=2, max_size=3).map(_merge),
-    ),
-    max_leaves=6,
-)
+def _trees(leaf: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.recursive(
+        leaf,
+        lambda kids: st.one_of(
+            st.lists(kids, min_size=1, max_size=3).map(lambda items: {"$and": items}),
+            st.lists(kids, min_size=1, max_size=3).map(lambda items: {"$or": items}),
+            kids.map(lambda item: {"$not": item}),
+            st.lists(kids, min_size=2, max_size=3).map(_merge),
+        ),
+        max_leaves=6,
+    )
+
+
+filters = _trees(leaves)
+# For engines that cannot match substrings at all (Milvus 2.3 servers), so that the
+# property still checks hundreds of filters there rather than hundreds of refusals.
+metadata_filters = _trees(field_conditions)
 
 
 def _vector(i: int) -> list[float]:
@@ -139,27 +150,6 @@ def _vector(i: int) -> list[float]:
 
 def _expected(filter: Mapping[str, Any], rows: list[Doc]) -> set[str]:
     return {f"d{i}" for i, (meta, text) in enumerate(rows) if matches(filter, meta, text)}
-
-
-def _needs_literal_wildcard(filter: Any) -> bool:
-    """A $contains with '%' or '_' next to metadata conditions (refused on Milvus Lite)."""
-    found: dict[str, bool] = {"text": False, "meta": False}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                if key == "$contains":
-                    found["text"] = found["text"] or "%" in value or "_" in value
-                elif key.startswith("$"):
-                    walk(value)
-                else:
-                    found["meta"] = True
-
-    walk(filter)
-    return found["text"] and found["meta"]
 
 
 # --------------------------------------------------------------------------- engines
@@ -201,9 +191,10 @@ class ChromaTable:
 
 
 class MilvusTable:
-    def __init__(self, path: Path) -> None:
-        self.client = MilvusClient(str(path))
-        self.name = "filters"
+    def __init__(self, uri: str, *, local: bool) -> None:
+        self.client = MilvusClient(uri)
+        self.engine: MilvusEngine = detect_engine(self.client, local=local)
+        self.name = f"filters_{uuid.uuid4().hex[:12]}"
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("text", DataType.VARCHAR, max_length=4096)
@@ -211,9 +202,14 @@ class MilvusTable:
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=DIM)
         index = self.client.prepare_index_params()
         index.add_index("dense", index_type="FLAT", metric_type="COSINE")
-        self.client.create_collection(self.name, schema=schema, index_params=index)
+        self.client.create_collection(
+            self.name, schema=schema, index_params=index, consistency_level="Strong"
+        )
         self.client.load_collection(self.name)
         self.ids: list[str] = []
+
+    def compile(self, filter: Mapping[str, Any]) -> str:
+        return to_milvus(filter, dialect=self.engine.dialect)
 
     def load(self, rows: list[Doc]) -> None:
         if self.ids:
@@ -238,21 +234,39 @@ class MilvusTable:
         return {hit["id"] for hit in hits[0]}
 
     def close(self) -> None:
+        if not self.engine.local:
+            self.client.drop_collection(self.name)
         self.client.close()
 
 
 @pytest.fixture
 def chroma_table() -> Iterator[ChromaTable]:
+    import chromadb
+
     table = ChromaTable(chromadb.EphemeralClient())
     yield table
     table.client.delete_collection(table.name)
 
 
-@pytest.fixture
-def milvus_table(tmp_path: Path) -> Iterator[MilvusTable]:
-    table = MilvusTable(tmp_path / "f.db")
+@pytest.fixture(params=["lite", "server"])
+def milvus_table(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MilvusTable]:
+    """The installed milvus-lite on a temp file, then the session's Milvus server."""
+    if request.param == "lite":
+        table = MilvusTable(str(tmp_path / "f.db"), local=True)
+    else:
+        table = MilvusTable(request.getfixturevalue("milvus_server"), local=False)
     yield table
     table.close()
+
+
+def _refused(table: MilvusTable, filter: Mapping[str, Any]) -> ValueError | None:
+    """The compiler's refusal for this engine, checked to name the engine, else None."""
+    try:
+        table.compile(filter)
+    except ValueError as exc:
+        assert table.engine.label in str(exc) or "Milvus Lite" in str(exc), str(exc)
+        return exc
+    return None
 
 
 # --------------------------------------------------------------------------- properties
@@ -271,20 +285,25 @@ def test_chroma_agrees_with_reference(chroma_table: ChromaTable) -> None:
 
 
 def test_milvus_agrees_with_reference(milvus_table: MilvusTable) -> None:
+    refused: list[bool] = []
+    strategy = filters if milvus_table.engine.dialect.infix_like else metadata_filters
+
     @SETTINGS
-    @given(rows=docs, filter=filters)
+    @given(rows=docs, filter=strategy)
     def check(rows: list[Doc], filter: dict[str, Any]) -> None:
-        if _needs_literal_wildcard(filter):
-            with pytest.raises(ValueError, match="cannot match literally"):
-                to_milvus(filter)
+        refused.append(_refused(milvus_table, filter) is not None)
+        if refused[-1]:
             return
-        expr = to_milvus(filter)
+        expr = milvus_table.compile(filter)
         milvus_table.load(rows)
         expected = _expected(filter, rows)
         assert milvus_table.get(expr) == expected, (filter, expr)
         assert milvus_table.search(expr) == expected, (filter, expr)
 
     check()
+    # Refusal is the exception, so agreement was checked on most filters. milvus-lite 2.5
+    # refuses the most here (about 40%): line breaks in strings, '$not' around '$contains'.
+    assert sum(refused) < 0.5 * len(refused), (milvus_table.engine.label, sum(refused))
 
 
 @pytest.mark.parametrize(
@@ -310,84 +329,123 @@ def test_milvus_text_only_contains_escapes_wildcards(
     ]
     milvus_table.load(rows)
     filter = {"$contains": needle}
+    everything = {f"d{i}" for i in range(len(rows))}
     expected = _expected(filter, rows)
     assert expected  # every needle occurs in one row, so a wrong escape cannot pass as empty
-    assert milvus_table.get(to_milvus(filter)) == expected
-    everything = {f"d{i}" for i in range(len(rows))}
-    assert milvus_table.get(to_milvus({"$not": filter})) == everything - expected
+    if _refused(milvus_table, filter) is None:
+        assert milvus_table.get(milvus_table.compile(filter)) == expected
+    if _refused(milvus_table, {"$not": filter}) is None:
+        assert milvus_table.get(milvus_table.compile({"$not": filter})) == everything - expected
 
 
-def test_hostile_values_match_literally_on_both_engines(
-    chroma_table: ChromaTable, milvus_table: MilvusTable
-) -> None:
+def test_milvus_refusals_name_the_engine_and_the_fix(milvus_table: MilvusTable) -> None:
+    dialect = milvus_table.engine.dialect
+    cases = [
+        ({"$contains": "alpha"}, not dialect.infix_like),
+        ({"$not": {"$contains": "alpha"}}, not (dialect.infix_like and dialect.not_operator)),
+        ({"a": "line\nbreak"}, not dialect.text_escapes),
+    ]
+    for filter, refused in cases:
+        error = _refused(milvus_table, filter)
+        assert (error is not None) == refused, (filter, milvus_table.engine.label)
+        if error is not None:
+            assert dialect.upgrade in str(error), str(error)
+
+
+def test_hostile_values_match_exactly_on_chroma(chroma_table: ChromaTable) -> None:
     rows: list[Doc] = [({"a": value}, f"t{i}") for i, value in enumerate(HOSTILE)]
     rows.append(({"a": 1, "b": "x"}, "one"))
     chroma_table.load(rows)
-    milvus_table.load(rows)
     for i, value in enumerate(HOSTILE):
-        filter = {"a": value}
-        assert chroma_table.get(filter) == {f"d{i}"}, value
-        assert milvus_table.get(to_milvus(filter)) == {f"d{i}"}, value
-        negated = {"a": {"$ne": value}}
         everyone_else = {f"d{j}" for j in range(len(rows))} - {f"d{i}"}
-        assert chroma_table.get(negated) == everyone_else, value
-        assert milvus_table.get(to_milvus(negated)) == everyone_else, value
+        assert chroma_table.get({"a": value}) == {f"d{i}"}, value
+        assert chroma_table.get({"a": {"$ne": value}}) == everyone_else, value
 
 
-def test_bool_and_number_equality_is_the_same_on_both_engines(
-    chroma_table: ChromaTable, milvus_table: MilvusTable
-) -> None:
-    rows: list[Doc] = [
-        ({"n": True}, "t"),
-        ({"n": 1}, "t"),
-        ({"n": 1.0}, "t"),
-        ({"n": False}, "t"),
-        ({"n": 0}, "t"),
-        ({"n": "1"}, "t"),
-        ({}, "t"),
-    ]
-    chroma_table.load(rows)
+def test_hostile_values_match_exactly_on_milvus(milvus_table: MilvusTable) -> None:
+    rows: list[Doc] = [({"a": value}, f"t{i}") for i, value in enumerate(HOSTILE)]
+    rows.append(({"a": 1, "b": "x"}, "one"))
     milvus_table.load(rows)
-    cases = {
-        "one": ({"n": 1}, {"d0", "d1", "d2"}),
-        "true": ({"n": True}, {"d0", "d1", "d2"}),
-        "not one": ({"n": {"$ne": 1}}, {"d3", "d4", "d5", "d6"}),
-        "positive": ({"n": {"$gt": 0.5}}, {"d0", "d1", "d2"}),
-        "not positive": ({"$not": {"n": {"$gt": 0.5}}}, {"d3", "d4"}),
-        "in": ({"n": {"$in": [0, "1"]}}, {"d3", "d4", "d5"}),
-        "nin": ({"n": {"$nin": [0, "1"]}}, {"d0", "d1", "d2", "d6"}),
-    }
-    for name, (filter, expected) in cases.items():
-        assert _expected(filter, rows) == expected, name
+    sent = 0
+    for i, value in enumerate(HOSTILE):
+        filter, negated = {"a": value}, {"a": {"$ne": value}}
+        if _refused(milvus_table, filter) is not None:
+            assert "\n" in value or "\r" in value, value  # only line breaks, on milvus-lite 2.5
+            continue
+        sent += 1
+        everyone_else = {f"d{j}" for j in range(len(rows))} - {f"d{i}"}
+        assert milvus_table.get(milvus_table.compile(filter)) == {f"d{i}"}, value
+        assert milvus_table.get(milvus_table.compile(negated)) == everyone_else, value
+    assert sent >= len(HOSTILE) - 3
+
+
+BOOL_ROWS: list[Doc] = [
+    ({"n": True}, "t"),
+    ({"n": 1}, "t"),
+    ({"n": 1.0}, "t"),
+    ({"n": False}, "t"),
+    ({"n": 0}, "t"),
+    ({"n": "1"}, "t"),
+    ({}, "t"),
+]
+BOOL_CASES = {
+    "one": ({"n": 1}, {"d0", "d1", "d2"}),
+    "true": ({"n": True}, {"d0", "d1", "d2"}),
+    "not one": ({"n": {"$ne": 1}}, {"d3", "d4", "d5", "d6"}),
+    "positive": ({"n": {"$gt": 0.5}}, {"d0", "d1", "d2"}),
+    "not positive": ({"$not": {"n": {"$gt": 0.5}}}, {"d3", "d4"}),
+    "in": ({"n": {"$in": [0, "1"]}}, {"d3", "d4", "d5"}),
+    "nin": ({"n": {"$nin": [0, "1"]}}, {"d0", "d1", "d2", "d6"}),
+}
+
+
+def test_bool_and_number_equality_on_chroma(chroma_table: ChromaTable) -> None:
+    chroma_table.load(BOOL_ROWS)
+    for name, (filter, expected) in BOOL_CASES.items():
+        assert _expected(filter, BOOL_ROWS) == expected, name
         assert chroma_table.get(filter) == expected, name
-        assert milvus_table.get(to_milvus(filter)) == expected, name
 
 
-def test_fractional_thresholds_against_stored_ints_on_both_engines(
-    chroma_table: ChromaTable, milvus_table: MilvusTable
-) -> None:
-    # Chroma 1.5 truncates a fractional float operand when it meets a stored int.
-    stored: list[Any] = [-2, -1, 0, 1, 2, 3, -1.5, -0.5, 0.5, 1.5, True, False, "1"]
-    rows: list[Doc] = [({"n": value}, "t") for value in stored]
-    chroma_table.load(rows)
-    milvus_table.load(rows)
+def test_bool_and_number_equality_on_milvus(milvus_table: MilvusTable) -> None:
+    milvus_table.load(BOOL_ROWS)
+    for name, (filter, expected) in BOOL_CASES.items():
+        assert _expected(filter, BOOL_ROWS) == expected, name
+        assert milvus_table.get(milvus_table.compile(filter)) == expected, name
+
+
+THRESHOLD_ROWS: list[Doc] = [
+    ({"n": value}, "t") for value in [-2, -1, 0, 1, 2, 3, -1.5, -0.5, 0.5, 1.5, True, False, "1"]
+]
+
+
+def _threshold_filters() -> Iterator[dict[str, Any]]:
     for threshold in (-1.5, -0.5, 0.5, 1.5, 2.0):
         for op in ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin"):
-            operand = [threshold, 1] if op in ("$in", "$nin") else threshold
-            filter = {"n": {op: operand}}
-            expected = _expected(filter, rows)
-            assert chroma_table.get(filter) == expected, (filter, to_chroma(filter))
-            assert milvus_table.get(to_milvus(filter)) == expected, filter
+            yield {"n": {op: [threshold, 1] if op in ("$in", "$nin") else threshold}}
 
 
-def test_milvus_refuses_literal_wildcards_next_to_metadata(milvus_table: MilvusTable) -> None:
+def test_fractional_thresholds_against_stored_ints_on_chroma(chroma_table: ChromaTable) -> None:
+    # Chroma 1.5 truncates a fractional float operand when it meets a stored int.
+    chroma_table.load(THRESHOLD_ROWS)
+    for filter in _threshold_filters():
+        expected = _expected(filter, THRESHOLD_ROWS)
+        assert chroma_table.get(filter) == expected, (filter, to_chroma(filter))
+
+
+def test_fractional_thresholds_against_stored_ints_on_milvus(milvus_table: MilvusTable) -> None:
+    milvus_table.load(THRESHOLD_ROWS)
+    for filter in _threshold_filters():
+        expected = _expected(filter, THRESHOLD_ROWS)
+        assert milvus_table.get(milvus_table.compile(filter)) == expected, filter
+
+
+def test_milvus_lite3_refuses_literal_wildcards_next_to_metadata(tmp_path: Path) -> None:
     filter = {"lang": "en", "$contains": "50%"}
     with pytest.raises(ValueError, match=r"'50%' holds '%' or '_'.*cannot match literally"):
         to_milvus(filter)
-    # The same text alone, or other text next to metadata, still compiles and runs.
-    milvus_table.load([({"lang": "en"}, "50% off"), ({"lang": "en"}, "500 off")])
-    assert milvus_table.get(to_milvus({"$contains": "50%"})) == {"d0"}
-    assert milvus_table.get(to_milvus({"lang": "en", "$contains": "500"})) == {"d1"}
+    # The same text alone, or other text next to metadata, still compiles.
+    assert to_milvus({"$contains": "50%"}) == 'text like "%50\\\\%%"'
+    assert to_milvus({"lang": "en", "$contains": "500"}).endswith('text like "%500%"')
 
 
 def test_chroma_mixed_or_runs_in_where_and_refusal_is_explained(
@@ -408,6 +466,8 @@ def test_chroma_server_runs_document_conditions_inside_where(
     chroma_server: tuple[str, int],
 ) -> None:
     host, port = chroma_server
+    import chromadb
+
     table = ChromaTable(chromadb.HttpClient(host=host, port=port))
     try:
         rows: list[Doc] = [({"lang": "en"}, "alpha"), ({"lang": "zh"}, "beta"), ({}, "gamma")]
