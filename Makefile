@@ -31,6 +31,7 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest -q -rs -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules langchain_embedkit
 	$(PY) benchmarks/run_all.py --smoke
 
 bench: setup

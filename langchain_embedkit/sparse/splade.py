@@ -36,9 +36,11 @@ class SpladeSparseEmbeddings(BaseModel, SparseEmbeddings):
     local folder saved with ``SparseEncoder.save``.
 
     Example:
-        >>> splade = SpladeSparseEmbeddings(model_name="path/to/splade", document_top_k=256)
-        >>> vector = splade.embed_query("what is hybrid search?")
-        >>> len(vector) <= splade.dim
+        >>> splade = SpladeSparseEmbeddings(  # doctest: +SKIP
+        ...     model_name="path/to/splade", document_top_k=256
+        ... )
+        >>> vector = splade.embed_query("what is hybrid search?")  # doctest: +SKIP
+        >>> len(vector) <= splade.dim  # doctest: +SKIP
         True
     """
 
