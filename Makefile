@@ -43,6 +43,7 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest -q -rs -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules langchain_embedkit
 	$(MAKE) test-lite25
 	$(PY) benchmarks/run_all.py --smoke
 

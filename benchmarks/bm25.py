@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import platform
 import statistics
@@ -31,6 +30,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.data import scifact_dir  # noqa: E402
+from langchain_embedkit.evaluation import load_beir  # noqa: E402
+from langchain_embedkit.evaluation.metrics import Qrels, evaluate_run  # noqa: E402
 from langchain_embedkit.sparse.analyzers import (  # noqa: E402
     AutoAnalyzer,
     EnglishAnalyzer,
@@ -43,35 +45,24 @@ Outcome = tuple[dict[str, float], list[list[int]]]
 """Timings in seconds and, per query, the top-10 document rows."""
 
 
-def load(data: Path, smoke: bool) -> tuple[list[str], list[str], list[str], list[str], Any]:
-    rows = [json.loads(line) for line in (data / "corpus.jsonl").open(encoding="utf-8")]
-    queries = [json.loads(line) for line in (data / "queries.jsonl").open(encoding="utf-8")]
-    qrels: dict[str, dict[str, int]] = {}
-    with (data / "qrels" / "test.tsv").open(encoding="utf-8") as stream:
-        next(stream)
-        for line in stream:
-            query_id, doc_id, score = line.split("\t")
-            qrels.setdefault(query_id, {})[doc_id] = int(score)
+def load(data: Path, smoke: bool) -> tuple[list[str], list[str], list[str], list[str], Qrels]:
+    dataset = load_beir(data)
+    doc_ids, query_ids = list(dataset.corpus), list(dataset.queries)
     if smoke:
-        rows, queries = rows[:500], queries[:30]
-    doc_ids = [row["_id"] for row in rows]
-    docs = [f"{row['title']} {row['text']}" for row in rows]
-    return doc_ids, docs, [q["_id"] for q in queries], [q["text"] for q in queries], qrels
+        doc_ids, query_ids = doc_ids[:500], query_ids[:30]
+    docs = [dataset.corpus[doc_id] for doc_id in doc_ids]
+    queries = [dataset.queries[query_id] for query_id in query_ids]
+    qrels = {query_id: dataset.qrels[query_id] for query_id in query_ids}
+    return doc_ids, docs, query_ids, queries, qrels
 
 
 def ndcg_at_10(
-    results: list[list[int]], doc_ids: list[str], query_ids: list[str], qrels: Any
+    results: list[list[int]], doc_ids: list[str], query_ids: list[str], qrels: Qrels
 ) -> float:
-    """Mean nDCG@10 with graded gains, the BEIR definition."""
-    total = 0.0
-    for query_id, rows in zip(query_ids, results):
-        relevant = qrels.get(query_id, {})
-        gains = [relevant.get(doc_ids[row], 0) for row in rows[:10]]
-        dcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(gains))
-        ideal = sorted(relevant.values(), reverse=True)[:10]
-        best = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(ideal))
-        total += dcg / best if best else 0.0
-    return total / len(query_ids)
+    """Mean nDCG@10 over ``query_ids`` (BEIR's definition, from ``evaluation.metrics``)."""
+    run = {q: [doc_ids[row] for row in rows] for q, rows in zip(query_ids, results)}
+    means, _ = evaluate_run(qrels, run, k_values=(10,), metrics=("ndcg",))
+    return means["nDCG@10"]
 
 
 # ---------------------------------------------------------------- the three systems
@@ -149,7 +140,7 @@ def row(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed runs")
     parser.add_argument("--smoke", action="store_true", help="500 docs, 30 queries, 1 run")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "bm25.json")

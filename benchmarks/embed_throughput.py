@@ -37,6 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.embeddings import DefaultEmbeddings  # noqa: E402
 from langchain_embedkit.embeddings._inputs import check_texts  # noqa: E402
 from langchain_embedkit.embeddings.default import packaged_model_path  # noqa: E402
@@ -45,10 +46,12 @@ from langchain_embedkit.embeddings.default import packaged_model_path  # noqa: E
 def load_passages(folder: Path, n: int) -> list[str]:
     from langchain_embedkit.evaluation import load_beir
 
-    if not (folder / "corpus.jsonl").is_file():
-        msg = f"SciFact corpus not found in {folder}; pass --data to a BEIR-format folder."
-        raise SystemExit(msg)
-    return list(load_beir(folder).corpus.values())[:n]
+    try:
+        dataset = load_beir(folder)
+    except FileNotFoundError as exc:
+        msg = f"{exc} Pass --data to a BEIR-format folder."
+        raise SystemExit(msg) from exc
+    return list(dataset.corpus.values())[:n]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -59,7 +62,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--n", type=int, default=1000, help="passages to embed")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="torch/ORT threads (0: torch's)")

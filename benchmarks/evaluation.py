@@ -47,6 +47,7 @@ from langchain_core.embeddings import Embeddings  # noqa: E402
 from langchain_core.retrievers import BaseRetriever  # noqa: E402
 from pydantic import ConfigDict  # noqa: E402
 
+from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.evaluation import (  # noqa: E402
     DenseIndex,
     EmbeddingCache,
@@ -219,7 +220,7 @@ def time_queries(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing passes")
     parser.add_argument("--smoke", action="store_true",
                         help="20 queries over a 300-document subset, one timing pass")

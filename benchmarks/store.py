@@ -46,6 +46,7 @@ from langchain_core.embeddings import Embeddings  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.fusion import rrf  # noqa: E402
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings  # noqa: E402
 from langchain_embedkit.vectorstores import EmbedKitVectorStore  # noqa: E402
@@ -519,7 +520,7 @@ def main() -> int:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--engines", default="milvus,chroma")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--parts", default="synthetic,scifact", help="which data sets to run")
     parser.add_argument("--parts-ingest", type=int, default=10, help="interleaved ingest parts")
     parser.add_argument("--no-peers", action="store_true", help="skip the LangChain stores")
@@ -544,7 +545,7 @@ def main() -> int:
     engines = [e for e in args.engines.split(",") if e]
     parts = args.parts.split(",")
     runs = [(e, "synthetic") for e in engines if "synthetic" in parts]
-    if not args.smoke and "scifact" in parts and (args.data / "corpus.jsonl").exists():
+    if not args.smoke and "scifact" in parts:
         runs += [(e, "scifact") for e in engines]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for engine, source in runs:

@@ -1,6 +1,6 @@
 """Small helpers the cookbook notebooks share.
 
-* :func:`find_scifact` finds the SciFact data set (BEIR format) beside the repository.
+* :func:`find_scifact` finds the SciFact data set (BEIR format) shipped in the repository.
 * :func:`chat_settings` reads a chat endpoint from the environment, the way ``embedkit ask``
   does (``OPENAI_API_KEY``, ``DASHSCOPE_API_KEY``, ``OPENAI_BASE_URL``, ``EMBEDKIT_CHAT_MODEL``).
 * :func:`start_local_api` runs a tiny OpenAI-compatible server on 127.0.0.1 so that the
@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,20 +53,18 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def find_scifact() -> Path | None:
-    """The SciFact BEIR folder, or None when it is not on this machine.
+def find_scifact() -> Path:
+    """The SciFact BEIR folder: the copy shipped in ``benchmarks/data/scifact``.
 
-    Looks at ``$EMBEDKIT_SCIFACT`` first, then ``../shared/data/scifact`` relative to the
-    repository (where the test suite and the benchmarks expect it).
+    ``$EMBEDKIT_SCIFACT`` names another BEIR folder instead (``benchmarks.data.scifact_dir``
+    decides, as it does for the tests and the benchmarks).
     """
-    candidates = []
-    if os.environ.get("EMBEDKIT_SCIFACT"):
-        candidates.append(Path(os.environ["EMBEDKIT_SCIFACT"]).expanduser())
-    candidates.append(repo_root().parent / "shared" / "data" / "scifact")
-    for folder in candidates:
-        if (folder / "corpus.jsonl").is_file() and (folder / "queries.jsonl").is_file():
-            return folder.resolve()
-    return None
+    root = str(repo_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks.data import scifact_dir
+
+    return scifact_dir()
 
 
 def find_model(env_var: str, hub_id: str) -> str | None:

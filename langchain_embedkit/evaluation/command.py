@@ -2,7 +2,7 @@
 
 Registered on the ``embedkit`` command through :func:`add_parser`; also runs alone::
 
-    python -m langchain_embedkit.evaluation.command ../shared/data/scifact --limit 50
+    python -m langchain_embedkit.evaluation.command benchmarks/data/scifact --limit 50
 
 Argument parsing imports nothing heavy; models load when the command runs.
 """
@@ -26,7 +26,7 @@ DESCRIPTION = (
     "nDCG, Recall, MRR, MAP and hit rate at k."
 )
 EPILOG = """examples:
-  embedkit eval ../shared/data/scifact --limit 50
+  embedkit eval benchmarks/data/scifact --limit 50
   embedkit eval ./beir/fiqa --embeddings default,bge:./models/bge-small-en-v1.5 --output report
   embedkit eval questions.csv --corpus passages.jsonl \\
       --embeddings default,openai:text-embedding-3-small

@@ -119,10 +119,11 @@ class RetrievalDataset:
         return RetrievalDataset(dict(corpus), queries, qrels, self.name, titles)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path, newline: str | None = None) -> io.TextIOBase:
+    """Open a text file for reading, decompressing it on the fly when it ends in ``.gz``."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig")
-    return open(path, encoding="utf-8-sig")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline=newline)
+    return open(path, encoding="utf-8-sig", newline=newline)
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -158,16 +159,41 @@ def _doc_text(title: Any, text: Any) -> str:
 def load_beir(path: str | Path, split: str = "test") -> RetrievalDataset:
     """Load a BEIR-format folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``).
 
+    Each file may also be gzip-compressed (``corpus.jsonl.gz``, ``queries.jsonl.gz``,
+    ``qrels/<split>.tsv.gz``); it is read as it is, with the same result.
+
     Args:
         path: The folder.
         split: Which ``qrels/<split>.tsv`` to read.
 
     Example:
-        >>> ds = load_beir("../shared/data/scifact")  # doctest: +SKIP
-        >>> len(ds.corpus), len(ds)  # doctest: +SKIP
-        (5183, 300)
+        >>> import gzip, json, pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with gzip.open(folder / "corpus.jsonl.gz", "wt", encoding="utf-8") as f:
+        ...     _ = f.write(json.dumps({"_id": "d1", "title": "Paris", "text": "is in France."}))
+        >>> _ = (folder / "queries.jsonl").write_text('{"_id": "q1", "text": "Where is Paris?"}')
+        >>> (folder / "qrels").mkdir()
+        >>> qrels = ["query-id\\tcorpus-id\\tscore", "q1\\td1\\t1"]
+        >>> _ = (folder / "qrels" / "test.tsv").write_text("\\n".join(qrels))
+        >>> ds = load_beir(folder)
+        >>> ds.corpus, ds.queries, ds.qrels
+        ({'d1': 'Paris is in France.'}, {'q1': 'Where is Paris?'}, {'q1': {'d1': 1}})
+
+        The repository ships SciFact this way, in ``benchmarks/data/scifact``.
     """
     folder = Path(path)
+    corpus_file, queries_file, qrels_file = _beir_files(folder, split)
+    corpus, titles = _read_beir_corpus(corpus_file)
+    all_queries = _read_beir_queries(queries_file)
+    qrels = _read_qrels(qrels_file)
+    _drop_unknown_queries(qrels, all_queries, qrels_file, queries_file)
+    _warn_unknown_documents(qrels, corpus, qrels_file)
+    queries = {q: all_queries[q] for q in qrels}
+    return RetrievalDataset(corpus, queries, qrels, folder.name or str(folder), titles)
+
+
+def _beir_files(folder: Path, split: str) -> tuple[Path, Path, Path]:
+    """The corpus, queries and qrels files of a BEIR folder, each plain or gzipped."""
     corpus_file = _find(folder, "corpus")
     queries_file = _find(folder, "queries")
     qrels_dir = folder / "qrels"
@@ -177,12 +203,20 @@ def load_beir(path: str | Path, split: str = "test") -> RetrievalDataset:
             "and qrels/<split>.tsv. For a CSV/JSONL of questions use load_qa()."
         )
         raise FileNotFoundError(msg)
-    qrels_file = qrels_dir / f"{split}.tsv"
-    if not qrels_file.exists():
-        splits = sorted(p.stem for p in qrels_dir.glob("*.tsv"))
-        msg = f"No qrels for split {split!r} in {qrels_dir}; available splits: {splits}."
-        raise FileNotFoundError(msg)
+    for name in (f"{split}.tsv", f"{split}.tsv.gz"):
+        if (qrels_dir / name).exists():
+            return corpus_file, queries_file, qrels_dir / name
+    splits = sorted(
+        p.name.removesuffix(".gz").removesuffix(".tsv")
+        for p in qrels_dir.iterdir()
+        if p.name.endswith((".tsv", ".tsv.gz"))
+    )
+    msg = f"No qrels for split {split!r} in {qrels_dir}; available splits: {splits}."
+    raise FileNotFoundError(msg)
 
+
+def _read_beir_corpus(corpus_file: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Document id -> ``title + " " + text``, and document id -> title where there is one."""
     corpus: dict[str, str] = {}
     titles: dict[str, str] = {}
     for line_no, row in _read_jsonl(corpus_file):
@@ -196,15 +230,23 @@ def load_beir(path: str | Path, split: str = "test") -> RetrievalDataset:
         corpus[doc_id] = _doc_text(row.get("title"), row.get("text"))
         if row.get("title"):
             titles[doc_id] = str(row["title"])
-    all_queries: dict[str, str] = {}
+    return corpus, titles
+
+
+def _read_beir_queries(queries_file: Path) -> dict[str, str]:
+    queries: dict[str, str] = {}
     for line_no, row in _read_jsonl(queries_file):
         if "_id" not in row or "text" not in row:
             msg = f"{queries_file}:{line_no} needs '_id' and 'text' fields."
             raise ValueError(msg)
-        all_queries[str(row["_id"])] = str(row["text"])
+        queries[str(row["_id"])] = str(row["text"])
+    return queries
 
+
+def _read_qrels(qrels_file: Path) -> dict[str, dict[str, int]]:
+    """Query id -> {document id: grade} from a BEIR qrels TSV (its first line is a header)."""
     qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_file, encoding="utf-8-sig", newline="") as handle:
+    with _open_text(qrels_file, newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         for line_no, cells in enumerate(reader, start=1):
             if line_no == 1 or not cells:
@@ -218,25 +260,37 @@ def load_beir(path: str | Path, split: str = "test") -> RetrievalDataset:
                 msg = f"{qrels_file}:{line_no}: score {cells[2]!r} is not a number."
                 raise ValueError(msg) from exc
             qrels.setdefault(cells[0], {})[cells[1]] = grade
+    return qrels
 
-    missing = sorted(q for q in qrels if q not in all_queries)
+
+def _drop_unknown_queries(
+    qrels: dict[str, dict[str, int]],
+    queries: dict[str, str],
+    qrels_file: Path,
+    queries_file: Path,
+) -> None:
+    """Remove (with a warning) judged queries whose text the queries file lacks."""
+    missing = sorted(q for q in qrels if q not in queries)
     if missing:
         msg = (
             f"{qrels_file} judges {len(missing)} queries that {queries_file.name} does not "
             f"contain (e.g. {missing[:5]}); they are left out."
         )
-        warnings.warn(msg, stacklevel=2)
+        warnings.warn(msg, stacklevel=3)
         for q in missing:
             del qrels[q]
+
+
+def _warn_unknown_documents(
+    qrels: dict[str, dict[str, int]], corpus: dict[str, str], qrels_file: Path
+) -> None:
     unknown = {d for r in qrels.values() for d in r if d not in corpus}
     if unknown:
         msg = (
             f"{qrels_file} names {len(unknown)} documents missing from the corpus "
             f"(e.g. {sorted(unknown)[:5]}); they count as relevant but cannot be retrieved."
         )
-        warnings.warn(msg, stacklevel=2)
-    queries = {q: all_queries[q] for q in qrels}
-    return RetrievalDataset(corpus, queries, qrels, folder.name or str(folder), titles)
+        warnings.warn(msg, stacklevel=3)
 
 
 _QUESTION = ("question", "query", "questions", "问题")
@@ -354,20 +408,7 @@ def load_qa(path: str | Path, corpus: str | Path | None = None) -> RetrievalData
     if not path.exists():
         msg = f"Question file not found: {path}."
         raise FileNotFoundError(msg)
-    docs: dict[str, str] = {}
-    titles: dict[str, str] = {}
-    if corpus is not None:
-        corpus_path = Path(corpus)
-        if corpus_path.is_dir():
-            found = _find(corpus_path, "corpus")
-            if found is None:
-                msg = f"No corpus.jsonl in {corpus_path}."
-                raise FileNotFoundError(msg)
-            corpus_path = found
-        if not corpus_path.exists():
-            msg = f"Corpus file not found: {corpus_path}."
-            raise FileNotFoundError(msg)
-        docs, titles = _load_corpus_file(corpus_path)
+    docs, titles = _load_corpus_argument(corpus) if corpus is not None else ({}, {})
     by_text = {text: doc_id for doc_id, text in docs.items()}
 
     queries: dict[str, str] = {}
@@ -382,35 +423,11 @@ def load_qa(path: str | Path, corpus: str | Path | None = None) -> RetrievalData
             )
             raise ValueError(msg)
         query_id = str(_pick(row, ("_id", "id", "query_id", "qid")) or f"q{len(queries) + 1}")
-        ids = _as_list(_pick(row, _IDS))
-        raw_texts = None if ids else _pick(row, _TEXTS)
-        if isinstance(raw_texts, str):
-            # One passage per cell (| and ; are ordinary text there); several as a JSON list.
-            raw = raw_texts.strip()
-            texts = _as_list(raw) if raw.startswith("[") else [raw]
-        else:
-            texts = _as_list(raw_texts)
+        ids, texts = _relevant_passages(row)
         if ids:
-            if corpus is None:
-                msg = (
-                    f"{path}:{line_no} names relevant passages by id, but no corpus file was "
-                    "given; pass corpus=PATH (embedkit eval --corpus PATH)."
-                )
-                raise ValueError(msg)
-            unknown = [d for d in ids if d not in docs]
-            if unknown:
-                msg = f"{path}:{line_no}: relevant ids {unknown[:5]} are not in the corpus file."
-                raise ValueError(msg)
-            judged = dict.fromkeys(ids, 1)
+            judged = _judged_by_id(ids, docs, has_corpus=corpus is not None, where=(path, line_no))
         elif texts:
-            judged = {}
-            for text in texts:
-                doc_id = by_text.get(text.strip())
-                if doc_id is None:
-                    doc_id = _text_id(text.strip())
-                    docs[doc_id] = text.strip()
-                    by_text[text.strip()] = doc_id
-                judged[doc_id] = 1
+            judged = _judged_by_text(texts, docs, by_text)
         else:
             skipped += 1
             continue
@@ -431,13 +448,73 @@ def load_qa(path: str | Path, corpus: str | Path | None = None) -> RetrievalData
     return RetrievalDataset(docs, queries, qrels, path.stem, titles)
 
 
+def _load_corpus_argument(corpus: str | Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Read ``load_qa``'s corpus: a file, or a folder holding ``corpus.jsonl(.gz)``."""
+    corpus_path = Path(corpus)
+    if corpus_path.is_dir():
+        found = _find(corpus_path, "corpus")
+        if found is None:
+            msg = f"No corpus.jsonl in {corpus_path}."
+            raise FileNotFoundError(msg)
+        corpus_path = found
+    if not corpus_path.exists():
+        msg = f"Corpus file not found: {corpus_path}."
+        raise FileNotFoundError(msg)
+    return _load_corpus_file(corpus_path)
+
+
+def _relevant_passages(row: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A question row's relevant passage ids, or (when it has none) passage texts."""
+    ids = _as_list(_pick(row, _IDS))
+    raw_texts = None if ids else _pick(row, _TEXTS)
+    if isinstance(raw_texts, str):
+        # One passage per cell (| and ; are ordinary text there); several as a JSON list.
+        raw = raw_texts.strip()
+        texts = _as_list(raw) if raw.startswith("[") else [raw]
+    else:
+        texts = _as_list(raw_texts)
+    return ids, texts
+
+
+def _judged_by_id(
+    ids: list[str], docs: dict[str, str], *, has_corpus: bool, where: tuple[Path, int]
+) -> dict[str, int]:
+    path, line_no = where
+    if not has_corpus:
+        msg = (
+            f"{path}:{line_no} names relevant passages by id, but no corpus file was "
+            "given; pass corpus=PATH (embedkit eval --corpus PATH)."
+        )
+        raise ValueError(msg)
+    unknown = [d for d in ids if d not in docs]
+    if unknown:
+        msg = f"{path}:{line_no}: relevant ids {unknown[:5]} are not in the corpus file."
+        raise ValueError(msg)
+    return dict.fromkeys(ids, 1)
+
+
+def _judged_by_text(
+    texts: list[str], docs: dict[str, str], by_text: dict[str, str]
+) -> dict[str, int]:
+    """Relevance by passage text; texts not yet in the corpus are added to it (in place)."""
+    judged: dict[str, int] = {}
+    for text in texts:
+        doc_id = by_text.get(text.strip())
+        if doc_id is None:
+            doc_id = _text_id(text.strip())
+            docs[doc_id] = text.strip()
+            by_text[text.strip()] = doc_id
+        judged[doc_id] = 1
+    return judged
+
+
 def load_dataset(
     path: str | Path, *, split: str = "test", corpus: str | Path | None = None
 ) -> RetrievalDataset:
     """Load a BEIR folder or a question file, whichever ``path`` is.
 
     Example:
-        >>> load_dataset("../shared/data/scifact").name  # doctest: +SKIP
+        >>> load_dataset("benchmarks/data/scifact").name  # doctest: +SKIP
         'scifact'
     """
     p = Path(path)

@@ -5,8 +5,7 @@ dense is a numpy matrix product over normalized vectors (cosine), sparse a scipy
 matrix product (:mod:`.search`), hybrid reciprocal rank fusion
 (:func:`langchain_embedkit.fusion.rrf`, k=60, equal weights) of the top ``fetch_k`` of
 each leg, and ``hybrid+rerank`` hands the top ``rerank_depth`` fused documents to a
-reranker. The result types live in :mod:`.results`; both they and the indexes are
-importable from here too.
+reranker. The result types live in :mod:`.results`, the indexes in :mod:`.search`.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -30,6 +30,7 @@ from langchain_embedkit.fusion import rrf
 from langchain_embedkit.sparse.base import FittableSparseEmbeddings
 
 if TYPE_CHECKING:
+    import numpy as np
     from langchain_core.documents import BaseDocumentCompressor
     from langchain_core.embeddings import Embeddings
 
@@ -37,16 +38,7 @@ if TYPE_CHECKING:
     from langchain_embedkit.sparse.base import SparseEmbeddings
     from langchain_embedkit.types import SparseVector
 
-__all__ = [
-    "MODES",
-    "ComparisonResult",
-    "DenseIndex",
-    "EvalMode",
-    "EvaluationResult",
-    "SparseIndex",
-    "compare",
-    "evaluate",
-]
+__all__ = ["MODES", "EvalMode", "compare", "evaluate"]
 
 EvalMode = Literal["dense", "sparse", "hybrid", "hybrid+rerank"]
 MODES: tuple[str, ...] = get_args(EvalMode)
@@ -113,39 +105,13 @@ def evaluate(
         show_progress_bar: Show a progress bar over queries.
 
     Example:
-        >>> result = evaluate(retriever, load_beir("scifact"), k=10)  # doctest: +SKIP
+        >>> result = evaluate(retriever, load_beir("benchmarks/data/scifact"))  # doctest: +SKIP
         >>> round(result.metrics["nDCG@10"], 3)  # doctest: +SKIP
         0.645
     """
-    from tqdm.auto import tqdm
-
-    if isinstance(retriever, VectorStore):
-        kwargs: dict[str, Any] = {"search_kwargs": {"k": k}}
-        if mode is not None:
-            kwargs["retrieval_mode"] = mode
-        label = name or f"{type(retriever).__name__}"
-        retriever = retriever.as_retriever(**kwargs)
-    elif not isinstance(retriever, BaseRetriever):
-        msg = (
-            f"evaluate() takes a LangChain BaseRetriever or VectorStore; got "
-            f"{type(retriever).__name__}. Wrap other search functions in a BaseRetriever."
-        )
-        raise TypeError(msg)
-    else:
-        label = name or type(retriever).__name__
+    retriever, label = _as_retriever(retriever, k, mode, name)
     ks = sorted({k, *(k_values or ())})
-    by_text = {text.strip(): doc_id for doc_id, text in dataset.corpus.items()}
-    run: dict[str, QueryRun] = {}
-    latencies: list[float] = []
-    returned: list[int] = []
-    for query_id, query in tqdm(
-        dataset.queries.items(), desc=f"Querying {label}", disable=not show_progress_bar
-    ):
-        start = time.perf_counter()
-        docs = retriever.invoke(query)
-        latencies.append((time.perf_counter() - start) * 1000)
-        returned.append(len(docs))
-        run[query_id] = [_doc_id(doc, by_text, id_key) for doc in docs]
+    run, latencies, returned = _query_all(retriever, dataset, label, id_key, show_progress_bar)
     means, per_query = evaluate_run(dataset.qrels, run, ks)
     return EvaluationResult(
         name=label,
@@ -161,6 +127,49 @@ def evaluate(
             "max_returned": max(returned, default=0),
         },
     )
+
+
+def _as_retriever(
+    retriever: BaseRetriever | VectorStore, k: int, mode: str | None, name: str | None
+) -> tuple[BaseRetriever, str]:
+    """The retriever to query (a store's, asking ``k`` documents) and its label."""
+    if isinstance(retriever, VectorStore):
+        kwargs: dict[str, Any] = {"search_kwargs": {"k": k}}
+        if mode is not None:
+            kwargs["retrieval_mode"] = mode
+        return retriever.as_retriever(**kwargs), name or type(retriever).__name__
+    if not isinstance(retriever, BaseRetriever):
+        msg = (
+            f"evaluate() takes a LangChain BaseRetriever or VectorStore; got "
+            f"{type(retriever).__name__}. Wrap other search functions in a BaseRetriever."
+        )
+        raise TypeError(msg)
+    return retriever, name or type(retriever).__name__
+
+
+def _query_all(
+    retriever: BaseRetriever,
+    dataset: RetrievalDataset,
+    label: str,
+    id_key: str | None,
+    show_progress_bar: bool,
+) -> tuple[dict[str, QueryRun], list[float], list[int]]:
+    """Send every query; the run, each query's latency (ms) and its number of documents."""
+    from tqdm.auto import tqdm
+
+    by_text = {text.strip(): doc_id for doc_id, text in dataset.corpus.items()}
+    run: dict[str, QueryRun] = {}
+    latencies: list[float] = []
+    returned: list[int] = []
+    for query_id, query in tqdm(
+        dataset.queries.items(), desc=f"Querying {label}", disable=not show_progress_bar
+    ):
+        start = time.perf_counter()
+        docs = retriever.invoke(query)
+        latencies.append((time.perf_counter() - start) * 1000)
+        returned.append(len(docs))
+        run[query_id] = [_doc_id(doc, by_text, id_key) for doc in docs]
+    return run, latencies, returned
 
 
 def _check_modes(modes: Sequence[str]) -> list[str]:
@@ -285,142 +294,46 @@ def compare(
 
     Example:
         >>> from langchain_embedkit.embeddings import DefaultEmbeddings  # doctest: +SKIP
-        >>> ds = load_beir("../shared/data/scifact")  # doctest: +SKIP
+        >>> ds = load_beir("benchmarks/data/scifact")  # doctest: +SKIP
         >>> result = compare({"minilm": DefaultEmbeddings()}, ds)  # doctest: +SKIP
         >>> round(result.best().metrics["nDCG@10"], 2)  # doctest: +SKIP
         0.7
     """
     chosen = _check_modes(modes)
-    if k < 1 or fetch_k < 1 or rerank_depth < 1:
-        msg = f"k, fetch_k and rerank_depth must be >= 1; got {k}, {fetch_k}, {rerank_depth}."
-        raise ValueError(msg)
-    needs_dense = any(m != "sparse" for m in chosen)
-    if needs_dense and not embeddings:
-        msg = (
-            f"Modes {chosen} need at least one dense embeddings model; "
-            "pass embeddings={name: model}."
-        )
-        raise ValueError(msg)
-    if "hybrid+rerank" in chosen and reranker is None:
-        msg = "Mode 'hybrid+rerank' needs a reranker, e.g. reranker=CrossEncoderReranker(...)."
-        raise ValueError(msg)
+    _check_compare_arguments(chosen, embeddings, reranker, k, fetch_k, rerank_depth)
     ks = sorted({k, *(k_values or ())})
-    depth = max(fetch_k, max(ks), rerank_depth if "hybrid+rerank" in chosen else 0)
-    doc_ids = list(dataset.corpus)
-    doc_texts = [dataset.corpus[d] for d in doc_ids]
-    query_ids = list(dataset.queries)
-    query_texts = [dataset.queries[q] for q in query_ids]
-    cache = EmbeddingCache(cache_dir) if use_cache else None
-    results: list[EvaluationResult] = []
-
-    def score(
-        name: str, mode: str, run: Mapping[str, QueryRun], **info: Any
-    ) -> EvaluationResult:
-        means, per_query = evaluate_run(dataset.qrels, run, ks, METRICS)
-        latency = info.pop("latency_ms", None)
-        result = EvaluationResult(
-            name, mode, k, means, len(query_ids), per_query, dict(run), latency, info
-        )
-        results.append(result)
-        return result
-
+    job = _Comparison(
+        dataset=dataset,
+        chosen=chosen,
+        k=k,
+        ks=ks,
+        depth=max(fetch_k, max(ks), rerank_depth if "hybrid+rerank" in chosen else 0),
+        fetch_k=fetch_k,
+        rrf_k=rrf_k,
+        rerank_depth=rerank_depth,
+        similarity=similarity,
+        reranker=reranker,
+        cache=EmbeddingCache(cache_dir) if use_cache else None,
+        show_progress_bar=show_progress_bar,
+    )
     sparse_rankings: list[Ranking] | None = None
     sparse_name = "bm25"
     if any(m in ("sparse", "hybrid", "hybrid+rerank") for m in chosen):
-        encoder, vectors, sparse_info = _prepare_sparse(sparse, doc_texts, show_progress_bar)
-        sparse_name = _sparse_label(encoder)
-        index = SparseIndex(doc_ids, vectors)
-        start = time.perf_counter()
-        query_vectors = [encoder.embed_query(q) for q in query_texts]
-        encoded = time.perf_counter()
-        sparse_rankings = index.search(query_vectors, depth)
-        searched = time.perf_counter()
-        if "sparse" in chosen:
-            score(
-                sparse_name,
-                "sparse",
-                {q: dict(r) for q, r in zip(query_ids, sparse_rankings)},
-                latency_ms=(searched - encoded) * 1000 / max(1, len(query_ids)),
-                query_encode_ms=round((encoded - start) * 1000 / max(1, len(query_ids)), 4),
-                **sparse_info,
-            )
-
-    for name, model in embeddings.items():
-        if not needs_dense:
-            break
-        start = time.perf_counter()
-        if cache is not None:
-            doc_matrix = cache.encode(
-                model,
-                doc_texts,
-                show_progress_bar=show_progress_bar,
-                desc=f"Encoding corpus ({name})",
-            )
-            docs_cached = cache.last_hit
-            query_matrix = cache.encode(
-                model, query_texts, role="queries", show_progress_bar=show_progress_bar,
-                desc=f"Encoding queries ({name})",
-            )
-            queries_cached = cache.last_hit
-        else:
-            doc_matrix = encode_texts(model, doc_texts, show_progress_bar=show_progress_bar)
-            query_matrix = encode_texts(
-                model, query_texts, role="queries", show_progress_bar=show_progress_bar
-            )
-            docs_cached = queries_cached = False
-        encode_seconds = round(time.perf_counter() - start, 3)
-        start = time.perf_counter()
-        dense_rankings = DenseIndex(doc_ids, doc_matrix, similarity=similarity).search(
-            query_matrix, depth
-        )
-        dense_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
-        info = {
-            "encode_seconds": encode_seconds,
-            "corpus_from_cache": docs_cached,
-            "queries_from_cache": queries_cached,
-            "dim": int(doc_matrix.shape[1]) if doc_matrix.size else 0,
-        }
-        if "dense" in chosen:
-            run = {q: dict(r) for q, r in zip(query_ids, dense_rankings)}
-            score(name, "dense", run, latency_ms=dense_ms, **info)
-        if sparse_rankings is None or not any(m.startswith("hybrid") for m in chosen):
-            continue
-        start = time.perf_counter()
-        fused = {
-            q: _fuse(d[:fetch_k], s[:fetch_k], rrf_k)
-            for q, d, s in zip(query_ids, dense_rankings, sparse_rankings)
-        }
-        fuse_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
-        hybrid_info = {**info, "sparse": sparse_name, "fetch_k": fetch_k, "rrf_k": rrf_k}
-        if "hybrid" in chosen:
-            score(
-                name,
-                "hybrid",
-                {q: dict(r) for q, r in fused.items()},
-                latency_ms=dense_ms + fuse_ms,
-                **hybrid_info,
-            )
-        if "hybrid+rerank" in chosen and reranker is not None:
-            start = time.perf_counter()
-            reranked = _rerank(reranker, fused, dataset, rerank_depth, show_progress_bar)
-            rerank_ms = (time.perf_counter() - start) * 1000 / max(1, len(query_ids))
-            score(
-                name,
-                "hybrid+rerank",
-                reranked,
-                latency_ms=dense_ms + fuse_ms + rerank_ms,
-                reranker=type(reranker).__name__,
-                rerank_depth=rerank_depth,
-                **hybrid_info,
-            )
+        sparse_name, sparse_rankings = _sparse_leg(job, sparse)
+    if any(m != "sparse" for m in chosen):
+        for name, model in embeddings.items():
+            dense_rankings, dense_ms, info = _dense_leg(job, name, model)
+            if sparse_rankings is not None and any(m.startswith("hybrid") for m in chosen):
+                _hybrid_legs(job, name, dense_rankings, sparse_rankings, dense_ms,
+                             {**info, "sparse": sparse_name, "fetch_k": fetch_k, "rrf_k": rrf_k})
     order = {mode: i for i, mode in enumerate(MODES)}
-    results.sort(key=lambda r: order.get(r.mode, len(order)))
+    job.results.sort(key=lambda r: order.get(r.mode, len(order)))
     return ComparisonResult(
         dataset=dataset.name,
-        num_queries=len(query_ids),
-        num_documents=len(doc_ids),
+        num_queries=len(job.query_ids),
+        num_documents=len(job.doc_ids),
         k=k,
-        results=results,
+        results=job.results,
         settings={
             "modes": chosen,
             "k_values": ks,
@@ -432,6 +345,180 @@ def compare(
             "rerank_depth": rerank_depth if "hybrid+rerank" in chosen else None,
         },
     )
+
+
+def _check_compare_arguments(
+    chosen: list[str],
+    embeddings: Mapping[str, Embeddings],
+    reranker: BaseDocumentCompressor | None,
+    k: int,
+    fetch_k: int,
+    rerank_depth: int,
+) -> None:
+    if k < 1 or fetch_k < 1 or rerank_depth < 1:
+        msg = f"k, fetch_k and rerank_depth must be >= 1; got {k}, {fetch_k}, {rerank_depth}."
+        raise ValueError(msg)
+    if any(m != "sparse" for m in chosen) and not embeddings:
+        msg = (
+            f"Modes {chosen} need at least one dense embeddings model; "
+            "pass embeddings={name: model}."
+        )
+        raise ValueError(msg)
+    if "hybrid+rerank" in chosen and reranker is None:
+        msg = "Mode 'hybrid+rerank' needs a reranker, e.g. reranker=CrossEncoderReranker(...)."
+        raise ValueError(msg)
+
+
+@dataclass
+class _Comparison:
+    """What every leg of one ``compare`` run shares: data, settings and the results so far."""
+
+    dataset: RetrievalDataset
+    chosen: list[str]
+    k: int
+    ks: list[int]
+    depth: int
+    """Documents each leg ranks: enough for fusion, every cut-off and the reranker."""
+    fetch_k: int
+    rrf_k: int
+    rerank_depth: int
+    similarity: Literal["cosine", "dot"]
+    reranker: BaseDocumentCompressor | None
+    cache: EmbeddingCache | None
+    show_progress_bar: bool
+    results: list[EvaluationResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.doc_ids = list(self.dataset.corpus)
+        self.doc_texts = [self.dataset.corpus[d] for d in self.doc_ids]
+        self.query_ids = list(self.dataset.queries)
+        self.query_texts = [self.dataset.queries[q] for q in self.query_ids]
+
+    def per_query_ms(self, seconds: float) -> float:
+        return seconds * 1000 / max(1, len(self.query_ids))
+
+    def score(self, name: str, mode: str, run: Mapping[str, QueryRun], **info: Any) -> None:
+        means, per_query = evaluate_run(self.dataset.qrels, run, self.ks, METRICS)
+        latency = info.pop("latency_ms", None)
+        self.results.append(
+            EvaluationResult(
+                name, mode, self.k, means, len(self.query_ids), per_query, dict(run), latency, info
+            )
+        )
+
+
+def _sparse_leg(job: _Comparison, sparse: SparseEmbeddings | None) -> tuple[str, list[Ranking]]:
+    """Encode and search the corpus sparsely; score the ``sparse`` row when it is asked for."""
+    encoder, vectors, sparse_info = _prepare_sparse(sparse, job.doc_texts, job.show_progress_bar)
+    sparse_name = _sparse_label(encoder)
+    index = SparseIndex(job.doc_ids, vectors)
+    start = time.perf_counter()
+    query_vectors = [encoder.embed_query(q) for q in job.query_texts]
+    encoded = time.perf_counter()
+    rankings = index.search(query_vectors, job.depth)
+    searched = time.perf_counter()
+    if "sparse" in job.chosen:
+        job.score(
+            sparse_name,
+            "sparse",
+            {q: dict(r) for q, r in zip(job.query_ids, rankings)},
+            latency_ms=job.per_query_ms(searched - encoded),
+            query_encode_ms=round(job.per_query_ms(encoded - start), 4),
+            **sparse_info,
+        )
+    return sparse_name, rankings
+
+
+def _encode(
+    job: _Comparison, name: str, model: Embeddings
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Corpus and query matrices (through the cache when there is one) and what it cost."""
+    start = time.perf_counter()
+    if job.cache is not None:
+        doc_matrix = job.cache.encode(
+            model,
+            job.doc_texts,
+            show_progress_bar=job.show_progress_bar,
+            desc=f"Encoding corpus ({name})",
+        )
+        docs_cached = job.cache.last_hit
+        query_matrix = job.cache.encode(
+            model, job.query_texts, role="queries", show_progress_bar=job.show_progress_bar,
+            desc=f"Encoding queries ({name})",
+        )
+        queries_cached = job.cache.last_hit
+    else:
+        doc_matrix = encode_texts(model, job.doc_texts, show_progress_bar=job.show_progress_bar)
+        query_matrix = encode_texts(
+            model, job.query_texts, role="queries", show_progress_bar=job.show_progress_bar
+        )
+        docs_cached = queries_cached = False
+    info = {
+        "encode_seconds": round(time.perf_counter() - start, 3),
+        "corpus_from_cache": docs_cached,
+        "queries_from_cache": queries_cached,
+        "dim": int(doc_matrix.shape[1]) if doc_matrix.size else 0,
+    }
+    return doc_matrix, query_matrix, info
+
+
+def _dense_leg(
+    job: _Comparison, name: str, model: Embeddings
+) -> tuple[list[Ranking], float, dict[str, Any]]:
+    """Search one model's embeddings exactly; score its ``dense`` row when it is asked for.
+
+    Returns the rankings, the search time per query (ms) and the encoding facts.
+    """
+    doc_matrix, query_matrix, info = _encode(job, name, model)
+    start = time.perf_counter()
+    rankings = DenseIndex(job.doc_ids, doc_matrix, similarity=job.similarity).search(
+        query_matrix, job.depth
+    )
+    dense_ms = job.per_query_ms(time.perf_counter() - start)
+    if "dense" in job.chosen:
+        run = {q: dict(r) for q, r in zip(job.query_ids, rankings)}
+        job.score(name, "dense", run, latency_ms=dense_ms, **info)
+    return rankings, dense_ms, info
+
+
+def _hybrid_legs(
+    job: _Comparison,
+    name: str,
+    dense_rankings: list[Ranking],
+    sparse_rankings: list[Ranking],
+    dense_ms: float,
+    info: dict[str, Any],
+) -> None:
+    """Fuse the two legs' top ``fetch_k`` with RRF and score ``hybrid`` / ``hybrid+rerank``."""
+    start = time.perf_counter()
+    fused = {
+        q: _fuse(d[: job.fetch_k], s[: job.fetch_k], job.rrf_k)
+        for q, d, s in zip(job.query_ids, dense_rankings, sparse_rankings)
+    }
+    fuse_ms = job.per_query_ms(time.perf_counter() - start)
+    if "hybrid" in job.chosen:
+        job.score(
+            name,
+            "hybrid",
+            {q: dict(r) for q, r in fused.items()},
+            latency_ms=dense_ms + fuse_ms,
+            **info,
+        )
+    if "hybrid+rerank" in job.chosen and job.reranker is not None:
+        start = time.perf_counter()
+        reranked = _rerank(
+            job.reranker, fused, job.dataset, job.rerank_depth, job.show_progress_bar
+        )
+        rerank_ms = job.per_query_ms(time.perf_counter() - start)
+        job.score(
+            name,
+            "hybrid+rerank",
+            reranked,
+            latency_ms=dense_ms + fuse_ms + rerank_ms,
+            reranker=type(job.reranker).__name__,
+            rerank_depth=job.rerank_depth,
+            **info,
+        )
 
 
 def _sparse_label(encoder: SparseEmbeddings) -> str:

@@ -130,7 +130,7 @@ class CrossEncoderReranker(BaseReranker):
                 f"'hf download {DEFAULT_CROSS_ENCODER} --local-dir DIR' wrote."
             )
             raise ModelNotFoundError(msg)
-        st = require("sentence_transformers", "rerank")
+        st = require("sentence_transformers", "local")
         kwargs: dict[str, Any] = {
             "device": self.device,
             "local_files_only": self.local_files_only,
@@ -172,7 +172,7 @@ class CrossEncoderReranker(BaseReranker):
         return int(self._model.num_labels)
 
     def _score(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
-        torch = require("torch", "rerank")
+        torch = require("torch", "local")
         logits = self._model.predict(
             [(query, text) for text in texts],
             batch_size=self.batch_size,

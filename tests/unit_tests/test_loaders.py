@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from langchain_core.documents import Document
 
+from langchain_embedkit.evaluation import load_beir
 from langchain_embedkit.loaders import (
     CHINESE_AWARE_SEPARATORS,
     DEFAULT_CHUNK_SIZE,
@@ -87,9 +88,7 @@ def test_default_chunks_fit_minilm_window_on_scifact(scifact_dir: Path) -> None:
     tok = tokenizers.Tokenizer.from_file(str(Path(model.get_model_path()) / "tokenizer.json"))
     tok.no_padding()
     tok.no_truncation()
-    with (scifact_dir / "corpus.jsonl").open(encoding="utf-8") as stream:
-        records = [json.loads(next(stream)) for _ in range(300)]
-    docs = [Document(page_content=f"{r['title']} {r['text']}", id=r["_id"]) for r in records]
+    docs = load_beir(scifact_dir).documents()[:300]  # page_content = title + " " + text
     chunks = split_documents(docs)
     longest = max(len(tok.encode(c.page_content).ids) for c in chunks)
     assert longest <= 256  # the model's max_seq_length, [CLS]/[SEP] included

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,9 +62,55 @@ def test_scifact_loads_as_beir_does(scifact_dir: Path) -> None:
     assert len(ds.corpus) == 5183
     assert len(ds) == 300
     assert sum(len(r) for r in ds.qrels.values()) == 339
-    with open(scifact_dir / "corpus.jsonl", encoding="utf-8") as f:
+    with gzip.open(scifact_dir / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
         first = json.loads(f.readline())
     assert ds.corpus[first["_id"]] == (first["title"] + " " + first["text"]).strip()
+
+
+def _sha256_table(source_md: Path) -> dict[str, str]:
+    """``| file | lines | bytes | sha256 |`` rows of a SOURCE.md."""
+    table = {}
+    for line in source_md.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and len(cells[3]) == 64:
+            table[cells[0]] = cells[3]
+    return table
+
+
+def test_shipped_scifact_matches_the_checksums_of_its_source(scifact_dir: Path) -> None:
+    expected = _sha256_table(scifact_dir / "SOURCE.md")
+    assert set(expected) == {"corpus.jsonl", "queries.jsonl", "qrels/test.tsv"}
+    for name, digest in expected.items():
+        plain, packed = scifact_dir / name, scifact_dir / f"{name}.gz"
+        data = gzip.decompress(packed.read_bytes()) if packed.exists() else plain.read_bytes()
+        assert hashlib.sha256(data).hexdigest() == digest, name
+
+
+def test_gzipped_folder_loads_the_same_records_as_plain_files(
+    scifact_dir: Path, tmp_path: Path
+) -> None:
+    plain = tmp_path / "plain"
+    (plain / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        packed = scifact_dir / f"{name}.gz"
+        source = packed if packed.exists() else scifact_dir / name
+        data = source.read_bytes()
+        (plain / name).write_bytes(gzip.decompress(data) if packed.exists() else data)
+    # the qrels gzipped as well, so that every reader meets a .gz file
+    packed_qrels = tmp_path / "packed" / "qrels"
+    shutil.copytree(scifact_dir, packed_qrels.parent)
+    (packed_qrels / "test.tsv.gz").write_bytes(
+        gzip.compress((plain / "qrels" / "test.tsv").read_bytes())
+    )
+    (packed_qrels / "test.tsv").unlink()
+    want = load_beir(plain)
+    for folder in (scifact_dir, packed_qrels.parent):
+        got = load_beir(folder)
+        assert list(got.corpus.items()) == list(want.corpus.items())
+        assert list(got.queries.items()) == list(want.queries.items())
+        assert got.qrels == want.qrels and got.titles == want.titles
+    with pytest.raises(FileNotFoundError, match=r"available splits: \['test'\]"):
+        load_beir(packed_qrels.parent, split="dev")
 
 
 def test_question_csv_with_ids_and_a_corpus_file(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from langchain_embedkit.evaluation.report import format_table, to_markdown
-from langchain_embedkit.evaluation.runner import ComparisonResult, EvaluationResult
+from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationResult
 
 
 def _result() -> ComparisonResult:
