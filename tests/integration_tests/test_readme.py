@@ -44,7 +44,7 @@ pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READMES = ("README.md", "README.zh-CN.md")
-BLOCK_TIMEOUT_S = 300
+BLOCK_TIMEOUT_S = 900
 
 _FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _CHROMA_SERVER = re.compile(r'host="localhost",\s*port=8000\b')
