@@ -8,10 +8,8 @@ so a dense leg plus a BM25 leg fuse identically whichever engine serves them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import inspect
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.callbacks import (
@@ -34,18 +32,29 @@ LEG_SCORE_KEYS: tuple[str, ...] = ("score", "relevance_score", "fused_score", "s
 _FALLBACK_PREFIX = "\x00content:"
 
 
-def document_key(doc: Document) -> str:
-    """The identity used to deduplicate: ``Document.id``, else a content+metadata hash.
+def document_key(doc: Document, ids_by_content: Mapping[str, str] | None = None) -> str:
+    """The identity used to deduplicate: ``Document.id``, else the text.
 
-    Two chunks with the same text but different ids (or different metadata, when ids
-    are missing) stay distinct, unlike deduplication by ``page_content`` alone.
+    A document with an id is keyed by it, so two chunks with the same text but
+    different ids stay distinct. A document without one (``BM25Retriever`` and most
+    LangChain retrievers return those) is keyed by ``page_content``, as
+    ``EnsembleRetriever`` does, unless ``ids_by_content`` maps that text to the id of
+    a document another leg returned: then it is that document.
+
+    Example:
+        >>> from langchain_core.documents import Document
+        >>> document_key(Document("text", id="a"))
+        'a'
+        >>> document_key(Document("text")) == document_key(Document("text", metadata={"p": 2}))
+        True
+        >>> document_key(Document("text"), {"text": "a"})
+        'a'
     """
     if doc.id is not None:
         return str(doc.id)
-    payload = json.dumps(
-        [doc.page_content, doc.metadata], sort_keys=True, ensure_ascii=False, default=str
-    )
-    return _FALLBACK_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    if ids_by_content is not None and doc.page_content in ids_by_content:
+        return ids_by_content[doc.page_content]
+    return _FALLBACK_PREFIX + doc.page_content
 
 
 def _accepted_kwargs(
@@ -107,8 +116,10 @@ class HybridRetriever(BaseRetriever):
     """Fuse the rankings of several retrievers (dense, sparse, any other) into one.
 
     Every leg is asked for ``fetch_k`` candidates, results are deduplicated by
-    ``Document.id`` (a hash of content and metadata stands in only when the id is
-    ``None``), fused with reciprocal rank fusion or a weighted score sum, and the best
+    ``Document.id``, and documents without an id by ``page_content`` as
+    ``EnsembleRetriever`` does (an id-less document whose text equals that of a
+    document with an id counts as that document; the copy with the id is returned),
+    fused with reciprocal rank fusion or a weighted score sum, and the best
     ``k`` are returned as copies carrying the fused score in
     ``metadata["fused_score"]``. Input documents are never modified.
 
@@ -204,17 +215,26 @@ class HybridRetriever(BaseRetriever):
         return self.fetch_k if self.fetch_k is not None else max(4 * k, 20)
 
     def _fuse(self, results: Sequence[Sequence[Document]], k: int) -> list[Document]:
+        # Text -> id of the first document with that text that has an id, so an id-less
+        # copy (a BM25Retriever hit) joins the stored document it is a copy of.
+        ids_by_content: dict[str, str] = {}
+        for docs in results:
+            for doc in docs:
+                if doc.id is not None:
+                    ids_by_content.setdefault(doc.page_content, str(doc.id))
         first_seen: dict[str, Document] = {}
         rankings: list[list[tuple[str, float]]] = []
         for docs in results:
             ranking: list[tuple[str, float]] = []
             in_leg: set[str] = set()
             for rank, doc in enumerate(docs, start=1):
-                key = document_key(doc)
+                key = document_key(doc, ids_by_content)
                 if key in in_leg:  # a leg repeating a document keeps its best rank
                     continue
                 in_leg.add(key)
-                first_seen.setdefault(key, doc)
+                kept = first_seen.get(key)
+                if kept is None or (kept.id is None and doc.id is not None):
+                    first_seen[key] = doc  # the first copy that carries the id is returned
                 ranking.append((key, _leg_score(doc, rank)))
             rankings.append(ranking)
         if self.fusion == "rrf":

@@ -49,8 +49,8 @@ _ONLINE_SETTINGS = (
 )
 
 
-def test_cookbook_has_the_seven_notebooks() -> None:
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_cookbook_has_the_eight_notebooks() -> None:
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
     index = (COOKBOOK / "README.md").read_text(encoding="utf-8")
     missing = [p.name for p in NOTEBOOKS if p.name not in index]
     assert not missing, f"cookbook/README.md does not link {missing}"

@@ -170,3 +170,66 @@ def test_fusing_the_store_legs_matches_the_store_hybrid_mode() -> None:
         assert sorted(ours, key=lambda p: (-round(p[1], 12), p[0])) == [
             (d.id, pytest.approx(score)) for d, score in theirs
         ]
+
+
+ID_LESS_DOCS = [Document(t, metadata={"i": i}) for i, t in enumerate(TEXTS)]
+QUERIES = ("BM25 keyword vector search", "向量检索", "rerank query pairs", "Chroma database")
+
+
+def _store_and_bm25_legs(k: int) -> tuple[VectorStoreRetriever, BaseRetriever]:
+    """``store.as_retriever()`` next to ``BM25Retriever.from_documents(docs)`` on id-less docs."""
+    from langchain_community.retrievers import BM25Retriever
+
+    from langchain_embedkit.vectorstores.store import EmbedKitVectorStore
+
+    store = EmbedKitVectorStore(
+        DeterministicFakeEmbedding(size=32),
+        backend="chroma",
+        collection_name=f"ensemble-{uuid.uuid4().hex[:8]}",
+    )
+    store.add_documents(ID_LESS_DOCS)  # the store gives every document an id
+    bm25 = BM25Retriever.from_documents(ID_LESS_DOCS, preprocess_func=tokenize, k=k)
+    return store.as_retriever(search_kwargs={"k": k}), bm25
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_store_leg_and_bm25_retriever_fuse_like_ensemble_retriever(query: str) -> None:
+    from langchain_classic.retrievers import EnsembleRetriever
+
+    dense, bm25 = _store_and_bm25_legs(k=4)
+    assert all(d.id is None for d in bm25.invoke(query))
+    assert all(d.id is not None for d in dense.invoke(query))
+
+    hybrid = HybridRetriever(retrievers=[dense, bm25], k=len(TEXTS), fetch_k=4)
+    ensemble = EnsembleRetriever(retrievers=[dense, bm25], weights=[0.5, 0.5])
+    ours = hybrid.invoke(query)
+    theirs = ensemble.invoke(query)
+    texts = [d.page_content for d in ours]
+    assert len(texts) == len(set(texts)), f"duplicate text in {texts}"
+    assert texts == [d.page_content for d in theirs]
+    # A text found by both legs comes back once, with the id the store gave it.
+    both = {d.page_content for d in dense.invoke(query)} & {
+        d.page_content for d in bm25.invoke(query)
+    }
+    assert all(d.id is not None for d in ours if d.page_content in both)
+    # The fused score is the sum of both legs' reciprocal ranks (EnsembleRetriever's c=60).
+    for doc in ours:
+        expected = sum(
+            1 / (60 + rank)
+            for leg in (dense, bm25)
+            for rank, hit in enumerate(leg.invoke(query), start=1)
+            if hit.page_content == doc.page_content
+        )
+        assert doc.metadata["fused_score"] == pytest.approx(expected)
+
+
+def test_weighted_legs_rank_like_ensemble_retriever_weights() -> None:
+    from langchain_classic.retrievers import EnsembleRetriever
+
+    dense, bm25 = _store_and_bm25_legs(k=5)
+    for query in QUERIES:
+        ours = HybridRetriever(
+            retrievers=[dense, bm25], weights=[0.3, 0.7], k=len(TEXTS), fetch_k=5
+        ).invoke(query)
+        theirs = EnsembleRetriever(retrievers=[dense, bm25], weights=[0.3, 0.7]).invoke(query)
+        assert [d.page_content for d in ours] == [d.page_content for d in theirs]

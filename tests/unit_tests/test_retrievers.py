@@ -129,18 +129,44 @@ def test_same_id_across_legs_is_merged_and_first_copy_kept() -> None:
     assert got[0].metadata["fused_score"] == pytest.approx(1 / 61 + 1 / 61)
 
 
-def test_documents_without_id_fall_back_to_content_and_metadata() -> None:
+def test_documents_without_id_are_deduplicated_by_text_like_ensemble_retriever() -> None:
     same = Document("text", metadata={"page": 1})
     twin = Document("text", metadata={"page": 1})
     other_page = Document("text", metadata={"page": 2})
-    assert document_key(same) == document_key(twin)
-    assert document_key(same) != document_key(other_page)
+    assert document_key(same) == document_key(twin) == document_key(other_page)
+    assert document_key(same) != document_key(Document("other text"))
     got = HybridRetriever(
-        retrievers=[ListRetriever(docs=[same, other_page]), ListRetriever(docs=[twin])]
+        retrievers=[ListRetriever(docs=[same, Document("b")]), ListRetriever(docs=[other_page])]
     ).invoke("q")
-    assert len(got) == 2
-    assert all(d.id is None for d in got)
-    assert [d.metadata["page"] for d in got] == [1, 2]
+    assert [d.page_content for d in got] == ["text", "b"]
+    assert got[0].metadata["page"] == 1  # the first copy is kept
+    assert got[0].metadata["fused_score"] == pytest.approx(2 / 61)
+
+
+def test_an_id_less_copy_joins_the_document_with_that_id() -> None:
+    # A store leg returns ids; a BM25Retriever leg returns the same texts without ids.
+    stored = [Document("alpha", id="a"), Document("beta", id="b")]
+    keyword = [Document("beta"), Document("gamma"), Document("alpha")]
+    got = HybridRetriever(
+        retrievers=[ListRetriever(docs=stored), ListRetriever(docs=keyword)], k=5
+    ).invoke("q")
+    assert [(d.page_content, d.id) for d in got] == [("beta", "b"), ("alpha", "a"), ("gamma", None)]
+    assert [d.metadata["fused_score"] for d in got] == pytest.approx(
+        [1 / 62 + 1 / 61, 1 / 61 + 1 / 63, 1 / 62]
+    )
+    # When the id-less copy comes first, the copy with the id is still the one returned.
+    got = HybridRetriever(
+        retrievers=[ListRetriever(docs=keyword), ListRetriever(docs=stored)], k=5
+    ).invoke("q")
+    assert [(d.page_content, d.id) for d in got] == [("beta", "b"), ("alpha", "a"), ("gamma", None)]
+
+
+def test_an_id_less_copy_of_text_shared_by_two_ids_joins_the_first() -> None:
+    a = [Document("Same sentence.", id="chunk-1"), Document("Same sentence.", id="chunk-2")]
+    b = [Document("Same sentence.")]
+    got = HybridRetriever(retrievers=[ListRetriever(docs=a), ListRetriever(docs=b)]).invoke("q")
+    assert [d.id for d in got] == ["chunk-1", "chunk-2"]
+    assert got[0].metadata["fused_score"] == pytest.approx(2 / 61)
 
 
 def test_a_leg_repeating_a_document_counts_its_best_rank_once() -> None:
