@@ -36,9 +36,9 @@ class OnnxSentenceEncoder:
         tokenizers = require("tokenizers", "onnx")
         self.layout = layout
         self.graph = graph
-        self.max_seq_length = layout.max_seq_length
         self.tokenizer = tokenizers.Tokenizer.from_file(str(layout.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
+        self.max_seq_length = layout.max_seq_length
         self._pad_id = _pad_id(layout.folder, self.tokenizer)
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1
@@ -51,12 +51,21 @@ class OnnxSentenceEncoder:
         self.prompts = _read_prompts(layout.folder)
 
     @property
+    def max_seq_length(self) -> int:
+        """Inputs are cut to this many tokens (special tokens included)."""
+        return self._max_seq_length
+
+    @max_seq_length.setter
+    def max_seq_length(self, value: int) -> None:
+        self._max_seq_length = value
+        self.tokenizer.enable_truncation(max_length=value)
+
+    @property
     def dimension(self) -> int:
         """Length of the pooled vectors (before any ``truncate_dim``)."""
         return self.layout.hidden_size
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         return [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
 
     def _batches(self, ids: list[list[int]], batch_size: int) -> Iterator[tuple[list[int], Any]]:

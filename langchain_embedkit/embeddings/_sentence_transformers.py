@@ -182,7 +182,6 @@ class SentenceTransformerEmbeddingsBase(BaseModel, MilvusModelNames, Embeddings)
     _client: SentenceTransformer | None = PrivateAttr(default=None)
     _runtime: OnnxSentenceEncoder | None = PrivateAttr(default=None)
     _documents_on_runtime: bool = PrivateAttr(default=False)
-    _source: str = PrivateAttr(default="")
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @field_validator("model_name", "cache_folder", "onnx_cache_dir", mode="before")
@@ -264,7 +263,6 @@ class SentenceTransformerEmbeddingsBase(BaseModel, MilvusModelNames, Embeddings)
 
     def _load_runtime(self) -> OnnxSentenceEncoder | None:
         source, is_local = resolve_model_source(self.model_name)
-        self._source = source
         layout = self._runtime_layout(source, is_local)
         if layout is None:
             return None
