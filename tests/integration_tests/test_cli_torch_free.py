@@ -29,7 +29,7 @@ def run(args: list[str], cwd: Path, cache: Path) -> subprocess.CompletedProcess[
            "TOKENIZERS_PARALLELISM": "false", "LANGCHAIN_EMBEDKIT_CACHE": str(cache)}
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=600,
+        timeout=1200,
     )
 
 
@@ -39,7 +39,7 @@ def probe(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return data
 
 
-@pytest.mark.timeout(1800)  # four fresh processes; ingestion loads torch
+@pytest.mark.timeout(3600)  # three fresh processes; ingestion loads torch
 def test_search_and_info_on_the_default_store_leave_torch_out(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
