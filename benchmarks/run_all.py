@@ -40,6 +40,8 @@ PACKAGES = (
     "transformers",
     "onnxruntime",
     "optimum-onnx",
+    "onnx",
+    "tokenizers",
     "chromadb",
     "pymilvus",
     "milvus-lite",

@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langchain_core.documents import BaseDocumentCompressor, Document
-from langchain_core.language_models import LanguageModelLike
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
-from langchain_core.retrievers import RetrieverLike
-from langchain_core.runnables import (
-    Runnable,
-    RunnableBranch,
-    RunnableLambda,
-    RunnablePassthrough,
-)
+# LangChain's runnables pull in its callback and tracer machinery (over a second to import
+# on a small machine), so they load when a chain is built, not when this module is imported.
+from langchain_core.documents import Document
+
+if TYPE_CHECKING:
+    from langchain_core.documents import BaseDocumentCompressor
+    from langchain_core.language_models import LanguageModelLike
+    from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
+    from langchain_core.retrievers import RetrieverLike
+    from langchain_core.runnables import Runnable
 
 __all__ = ["create_rag_chain", "default_rag_prompt", "detect_language", "format_context"]
 
@@ -72,6 +71,8 @@ def default_rag_prompt(language: Language = "en") -> ChatPromptTemplate:
         msg = f"Unknown prompt language {language!r}; supported: 'en', 'zh'."
         raise ValueError(msg)
     system = _ZH_SYSTEM if language == "zh" else _EN_SYSTEM
+    from langchain_core.prompts import ChatPromptTemplate
+
     return ChatPromptTemplate.from_messages([("system", system), ("human", "{question}")])
 
 
@@ -188,6 +189,9 @@ def create_rag_chain(
                 f"{sorted(given)}). Add them, or pass prompt=None for the default."
             )
             raise ValueError(msg)
+
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.runnables import RunnableBranch, RunnableLambda, RunnablePassthrough
 
     def answer_language(inputs: dict[str, Any]) -> Language:
         if language != "auto":

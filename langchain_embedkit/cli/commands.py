@@ -291,6 +291,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             ("chunks", str(count)),
             ("files", str(len(manifest.get("files", {})))),
             ("embeddings", manifest.get("embeddings", session.spec) + f" ({dim or '?'} dims)"),
+            ("encoder", _encoder(manifest.get("embeddings", session.spec))),
             (
                 "sparse",
                 f"BM25, {sparse.dim} terms over {sparse.n_docs} chunks ({session.state_path})"
@@ -305,6 +306,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name + ':':<12} {value}")
     return 0
+
+
+def _encoder(spec: str) -> str:
+    """What encodes queries for ``spec`` and the int8 recipe for this CPU (nothing loaded)."""
+    from langchain_embedkit.cli.session import _embeddings_spec
+    from langchain_embedkit.embeddings.factory import describe_engine
+
+    return describe_engine(*_embeddings_spec(spec))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -102,7 +102,7 @@ class Session:
 
     def model(self) -> Embeddings:
         if self._model is None:
-            from langchain_embedkit.evaluation.command import make_embeddings
+            from langchain_embedkit.embeddings.factory import make_embeddings
 
             start = time.perf_counter()
             self._model = make_embeddings(*_embeddings_spec(self.spec))

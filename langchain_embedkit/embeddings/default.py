@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -46,9 +46,14 @@ class DefaultEmbeddings(SentenceTransformerEmbeddingsBase):
     the model's own ``query`` prompt (none for MiniLM), documents never get one. An empty
     string is embedded like any text (MiniLM gives a unit vector for it).
 
-    ``backend="onnx"`` exports the model once to ONNX with dynamic int8 quantization (cached
-    under ``~/.cache/langchain_embedkit/onnx``; nothing downloaded): about 2x the torch
-    throughput on CPU, embeddings within cosine 0.99 of fp32.
+    By default (``backend="auto"``) queries run through an fp32 ONNX graph with onnxruntime
+    and tokenizers only, so a search never imports torch; the graph is written once from the
+    model's weights (no torch needed) and cached under ``~/.cache/langchain_embedkit/onnx``
+    by the SHA-256 of the weights. Its vectors equal the torch ones (cosine >= 0.99999), and
+    documents are encoded with torch, which was the faster fp32 path on CPU here.
+    ``backend="onnx"`` runs everything on an int8 graph quantized for this CPU (AVX2 or
+    AVX-512 VNNI; see ``engine``), within cosine 0.99 of fp32; ``backend="torch"`` is plain
+    sentence-transformers.
 
     Example:
         >>> from langchain_embedkit.embeddings import DefaultEmbeddings
@@ -62,6 +67,10 @@ class DefaultEmbeddings(SentenceTransformerEmbeddingsBase):
 
     model_name: str = Field(default="")
     """Local folder or hub id; empty (the default) means the packaged all-MiniLM-L6-v2."""
+
+    backend: Literal["auto", "torch", "onnx"] = "auto"
+    """``"auto"`` (torch-free fp32 ONNX for queries, torch for documents), ``"onnx"`` (int8
+    ONNX for both, or fp32 with ``onnx_quantization=None``) or ``"torch"``."""
 
     @model_validator(mode="before")
     @classmethod

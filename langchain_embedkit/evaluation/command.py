@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
+from langchain_embedkit.embeddings.factory import FAMILIES, make_embeddings
+from langchain_embedkit.embeddings.factory import check_model_path as _check_model_path
 
 __all__ = ["add_parser", "build_parser", "main", "parse_embeddings", "run"]
 
@@ -37,8 +36,6 @@ default:PATH (any sentence-transformers model), bge:PATH, qwen3:PATH, openai:MOD
 (key and base URL from OPENAI_API_KEY / OPENAI_BASE_URL or DASHSCOPE_API_KEY).
 Corpus embeddings are cached on disk (--cache-dir), so a second run does not encode again.
 """
-
-FAMILIES = ("default", "bge", "qwen3", "openai")
 
 
 class UsageError(ValueError):
@@ -164,36 +161,6 @@ def parse_embeddings(value: str) -> list[tuple[str, str, str]]:
         msg = f"--embeddings lists a model twice: {value!r}."
         raise UsageError(msg)
     return specs
-
-
-def _check_model_path(target: str) -> None:
-    # Something that looks like a path must exist; a bare name may be a hub model id.
-    looks_like_path = target.startswith((".", "/", "~")) or "\\" in target
-    if looks_like_path and not Path(target).expanduser().exists():
-        msg = f"Model folder not found: {target}. Give the path of a downloaded model."
-        raise FileNotFoundError(msg)
-
-
-def make_embeddings(family: str, target: str) -> Embeddings:
-    """Build the dense model of one ``--embeddings`` entry."""
-    import langchain_embedkit.embeddings as families
-
-    name = {
-        "default": "DefaultEmbeddings",
-        "bge": "BGEEmbeddings",
-        "qwen3": "Qwen3Embeddings",
-        "openai": "OpenAICompatibleEmbeddings",
-    }[family]
-    cls = getattr(families, name, None)
-    if cls is None:
-        msg = f"{name} is not available in this installation of langchain-embedkit."
-        raise ImportError(msg)
-    if family == "openai":
-        return cls(model=target)
-    if target:
-        _check_model_path(target)
-        return cls(model_name=target)
-    return cls()
 
 
 def _modes(args: argparse.Namespace) -> list[str]:

@@ -1,7 +1,11 @@
-"""DefaultEmbeddings on the real packaged all-MiniLM-L6-v2, and its ONNX int8 path."""
+"""DefaultEmbeddings on the real packaged all-MiniLM-L6-v2: its torch-free fp32 query path,
+the torch path it must match, and the int8 path."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +28,12 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def minilm() -> DefaultEmbeddings:
-    return DefaultEmbeddings()
+    return DefaultEmbeddings(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def minilm_auto(onnx_cache_dir: Path) -> DefaultEmbeddings:
+    return DefaultEmbeddings(onnx_cache_dir=str(onnx_cache_dir))
 
 
 @pytest.fixture(scope="module")
@@ -63,28 +72,57 @@ def test_empty_string_is_a_unit_vector(minilm: DefaultEmbeddings) -> None:
     assert len(vector) == 384 and abs(np.linalg.norm(vector) - 1.0) < 1e-5
 
 
-def test_onnx_export_lands_in_the_cache_not_in_the_package(
-    minilm_onnx: DefaultEmbeddings, onnx_cache_dir: Path
+def test_auto_queries_run_on_onnx_and_match_torch_on_scifact_queries(
+    minilm: DefaultEmbeddings, minilm_auto: DefaultEmbeddings, scifact_dir: Path
 ) -> None:
-    exports = [p for p in onnx_cache_dir.iterdir() if not p.name.startswith(".")]
-    assert len(exports) == 1 and exports[0].name.startswith("model-")
-    quantized = exports[0] / "onnx" / f"model_qint8_{resolve_quantization('auto')}.onnx"
-    assert quantized.is_file() and (exports[0] / "modules.json").is_file()
-    assert not (Path(packaged_model_path()) / "onnx").exists()
-    assert minilm_onnx.client.get_backend() == "onnx"
+    assert minilm_auto.engine == "onnxruntime fp32 (queries), torch (documents)"
+    queries = list(load_beir(scifact_dir).queries.values())
+    fast = np.asarray(minilm_auto.encode_queries(queries))
+    reference = np.asarray(minilm.encode_queries(queries))
+    cos = np.sum(fast * reference, axis=1)
+    assert len(queries) >= 300 and cos.min() >= 0.99999
+    np.testing.assert_allclose(minilm_auto.embed_query(queries[7]), fast[7], atol=1e-6)
+    golden = minilm_auto.embed_query(GOLDEN_TEXT)
+    np.testing.assert_allclose(golden[:4], GOLDEN_FIRST_DIMS, atol=1e-5)
+    assert all(type(x) is float for x in golden)
 
 
-def test_onnx_is_exported_once_and_reused(
-    minilm_onnx: DefaultEmbeddings, onnx_cache_dir: Path
+def test_query_path_and_an_opened_store_never_import_torch(
+    minilm_auto: DefaultEmbeddings, onnx_cache_dir: Path, tmp_path: Path
 ) -> None:
-    files = sorted(onnx_cache_dir.rglob("*.onnx"))
-    stamps = [f.stat().st_mtime_ns for f in files]
-    again = DefaultEmbeddings(backend="onnx", onnx_cache_dir=str(onnx_cache_dir))
-    assert sorted(onnx_cache_dir.rglob("*.onnx")) == files
-    assert [f.stat().st_mtime_ns for f in files] == stamps
-    np.testing.assert_allclose(
-        again.embed_documents(SENTENCES), minilm_onnx.embed_documents(SENTENCES), atol=1e-6
+    # Build the store with torch (documents), then search it in a fresh process.
+    from langchain_embedkit import EmbedKitVectorStore
+
+    uri = str(tmp_path / "store.db")
+    store = EmbedKitVectorStore(minilm_auto, backend="milvus", uri=uri, collection_name="c")
+    store.add_texts(SENTENCES, ids=["a", "b", "c"])
+    store.close()
+    code = (
+        "import sys, json\n"
+        "from langchain_embedkit import DefaultEmbeddings, EmbedKitVectorStore\n"
+        f"e = DefaultEmbeddings(onnx_cache_dir={str(onnx_cache_dir)!r})\n"
+        f"s = EmbedKitVectorStore(e, backend='milvus', uri={uri!r}, collection_name='c')\n"
+        "hits = s.similarity_search('Who started AI research?', k=1)\n"
+        "print(json.dumps({'id': hits[0].id, 'torch': [m for m in ('torch', 'transformers',"
+        " 'sentence_transformers') if m in sys.modules]}))\n"
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == {"id": "b", "torch": []}
+
+
+def test_onnx_graph_lands_in_the_cache_not_in_the_package(
+    minilm_onnx: DefaultEmbeddings, onnx_cache_dir: Path
+) -> None:
+    exports = [p for p in onnx_cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(exports) == 1 and exports[0].name.startswith("model-")
+    quantization = resolve_quantization("auto")
+    assert (exports[0] / f"model_qint8_{quantization}.onnx").is_file()
+    source = json.loads((exports[0] / "source.json").read_text(encoding="utf-8"))
+    assert source["sha256"][:16] in exports[0].name
+    assert not (Path(packaged_model_path()) / "onnx").exists()
+    assert minilm_onnx.engine == f"onnxruntime int8 {quantization}"
 
 
 def test_onnx_int8_stays_close_to_fp32(
