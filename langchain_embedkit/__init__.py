@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from langchain_embedkit.chains import create_rag_chain
     from langchain_embedkit.embeddings import (
         BGEEmbeddings,
+        BGEM3Embeddings,
+        BGEM3SparseEmbeddings,
         DefaultEmbeddings,
         EmbeddingAPIError,
         ModelNotFoundError,
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
         Qwen3Embeddings,
     )
     from langchain_embedkit.errors import (
+        APIError,
         DimensionMismatchError,
         EmbedKitError,
         NotFittedError,
@@ -31,7 +34,11 @@ if TYPE_CHECKING:
     from langchain_embedkit.rerankers import CrossEncoderReranker, HTTPReranker, RerankAPIError
     from langchain_embedkit.retrievers import HybridRetriever
     from langchain_embedkit.similarity import cosine_similarity, inner_product, l2_distance
-    from langchain_embedkit.sparse.base import SparseEmbeddings
+    from langchain_embedkit.sparse.base import (
+        FittableSparseEmbeddings,
+        SparseEmbeddings,
+        SparseStatistics,
+    )
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
     from langchain_embedkit.sparse.splade import SpladeSparseEmbeddings
     from langchain_embedkit.types import RetrievalMode, SparseVector
@@ -44,7 +51,10 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 
 # public name -> module it lives in (imported on first access)
 _LAZY = {
+    "APIError": "langchain_embedkit.errors",
     "BGEEmbeddings": "langchain_embedkit.embeddings",
+    "BGEM3Embeddings": "langchain_embedkit.embeddings",
+    "BGEM3SparseEmbeddings": "langchain_embedkit.embeddings",
     "BM25SparseEmbeddings": "langchain_embedkit.sparse.bm25",
     "CrossEncoderReranker": "langchain_embedkit.rerankers",
     "DefaultEmbeddings": "langchain_embedkit.embeddings",
@@ -52,6 +62,7 @@ _LAZY = {
     "EmbedKitError": "langchain_embedkit.errors",
     "EmbedKitVectorStore": "langchain_embedkit.vectorstores",
     "EmbeddingAPIError": "langchain_embedkit.embeddings",
+    "FittableSparseEmbeddings": "langchain_embedkit.sparse.base",
     "HTTPReranker": "langchain_embedkit.rerankers",
     "HybridRetriever": "langchain_embedkit.retrievers",
     "ModelNotFoundError": "langchain_embedkit.embeddings",
@@ -62,6 +73,7 @@ _LAZY = {
     "RerankAPIError": "langchain_embedkit.rerankers",
     "RetrievalMode": "langchain_embedkit.types",
     "SparseEmbeddings": "langchain_embedkit.sparse.base",
+    "SparseStatistics": "langchain_embedkit.sparse.base",
     "SparseVector": "langchain_embedkit.types",
     "SpladeSparseEmbeddings": "langchain_embedkit.sparse.splade",
     "StoreLockedError": "langchain_embedkit.errors",
@@ -89,7 +101,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "APIError",
     "BGEEmbeddings",
+    "BGEM3Embeddings",
+    "BGEM3SparseEmbeddings",
     "BM25SparseEmbeddings",
     "CrossEncoderReranker",
     "DefaultEmbeddings",
@@ -97,6 +112,7 @@ __all__ = [
     "EmbedKitError",
     "EmbedKitVectorStore",
     "EmbeddingAPIError",
+    "FittableSparseEmbeddings",
     "HTTPReranker",
     "HybridRetriever",
     "ModelNotFoundError",
@@ -107,6 +123,7 @@ __all__ = [
     "RerankAPIError",
     "RetrievalMode",
     "SparseEmbeddings",
+    "SparseStatistics",
     "SparseVector",
     "SpladeSparseEmbeddings",
     "StoreLockedError",

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         BGE_QUERY_INSTRUCTION_ZH,
         BGEEmbeddings,
     )
+    from langchain_embedkit.embeddings.bge_m3 import BGEM3Embeddings, BGEM3SparseEmbeddings
     from langchain_embedkit.embeddings.default import DefaultEmbeddings
     from langchain_embedkit.embeddings.openai_compatible import (
         DASHSCOPE_BASE_URL,
@@ -29,6 +30,8 @@ _LAZY = {
     "BGE_QUERY_INSTRUCTION_EN": "bge",
     "BGE_QUERY_INSTRUCTION_ZH": "bge",
     "BGEEmbeddings": "bge",
+    "BGEM3Embeddings": "bge_m3",
+    "BGEM3SparseEmbeddings": "bge_m3",
     "DASHSCOPE_BASE_URL": "openai_compatible",
     "DefaultEmbeddings": "default",
     "EmbeddingAPIError": "openai_compatible",
@@ -59,6 +62,8 @@ __all__ = [
     "DASHSCOPE_BASE_URL",
     "QWEN3_DEFAULT_TASK",
     "BGEEmbeddings",
+    "BGEM3Embeddings",
+    "BGEM3SparseEmbeddings",
     "DefaultEmbeddings",
     "EmbeddingAPIError",
     "ModelNotFoundError",
