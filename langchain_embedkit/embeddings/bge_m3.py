@@ -267,9 +267,10 @@ class BGEM3Embeddings(BaseModel, Embeddings):
         """Dense and sparse vectors of documents from one pass (pymilvus-model's name).
 
         Example:
-            >>> out = m3.encode_documents(["text"])  # doctest: +SKIP
-            >>> sorted(out)  # doctest: +SKIP
-            ['dense', 'sparse']
+            With a BGE-M3 model on disk::
+
+                out = m3.encode_documents(["text"])
+                sorted(out)  # ['dense', 'sparse']
         """
         texts = check_texts(texts, method="encode_documents")
         if not texts:

@@ -21,7 +21,7 @@ def packaged_model_path() -> str:
         ImportError: The package is not installed; the message gives the pip command.
 
     Example:
-        >>> packaged_model_path().endswith("model")  # doctest: +SKIP
+        >>> packaged_model_path().endswith("model")
         True
     """
     try:

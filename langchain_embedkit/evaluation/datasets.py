@@ -514,7 +514,7 @@ def load_dataset(
     """Load a BEIR folder or a question file, whichever ``path`` is.
 
     Example:
-        >>> load_dataset("benchmarks/data/scifact").name  # doctest: +SKIP
+        >>> load_dataset("benchmarks/data/scifact").name
         'scifact'
     """
     p = Path(path)

@@ -59,9 +59,11 @@ def format_table(result: ComparisonResult) -> str:
     """Aligned plain-text table; ``*`` marks the best value of each column.
 
     Example:
-        >>> print(format_table(result))  # doctest: +SKIP
-        scifact: 300 queries, 5,183 documents, k=10
-        model    mode    nDCG@10   Recall@10 ...
+        With a result of compare()::
+
+            print(format_table(result))
+            # scifact: 300 queries, 5,183 documents, k=10
+            # model    mode    nDCG@10   Recall@10 ...
     """
     head = ["model", "mode", *_columns(result), "ms/query"]
     rows = _rows(result)

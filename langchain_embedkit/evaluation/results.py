@@ -64,8 +64,10 @@ class ComparisonResult:
     """Every system of one :func:`compare` run, with what a report needs.
 
     Example:
-        >>> result = compare({"mini": emb}, dataset, modes=("dense",))  # doctest: +SKIP
-        >>> print(result.table())  # doctest: +SKIP
+        With an embedding model and a data set::
+
+            result = compare({"mini": emb}, dataset, modes=("dense",))
+            print(result.table())
     """
 
     dataset: str

@@ -105,9 +105,10 @@ def evaluate(
         show_progress_bar: Show a progress bar over queries.
 
     Example:
-        >>> result = evaluate(retriever, load_beir("benchmarks/data/scifact"))  # doctest: +SKIP
-        >>> round(result.metrics["nDCG@10"], 3)  # doctest: +SKIP
-        0.645
+        With a retriever over SciFact::
+
+            result = evaluate(retriever, load_beir("benchmarks/data/scifact"))
+            round(result.metrics["nDCG@10"], 3)  # 0.645
     """
     retriever, label = _as_retriever(retriever, k, mode, name)
     ks = sorted({k, *(k_values or ())})
@@ -293,11 +294,12 @@ def compare(
         A :class:`ComparisonResult`; ``print(result.table())`` shows it.
 
     Example:
-        >>> from langchain_embedkit.embeddings import DefaultEmbeddings  # doctest: +SKIP
-        >>> ds = load_beir("benchmarks/data/scifact")  # doctest: +SKIP
-        >>> result = compare({"minilm": DefaultEmbeddings()}, ds)  # doctest: +SKIP
-        >>> round(result.best().metrics["nDCG@10"], 2)  # doctest: +SKIP
-        0.7
+        With the packaged model and the shipped SciFact::
+
+            from langchain_embedkit.embeddings import DefaultEmbeddings
+            ds = load_beir("benchmarks/data/scifact")
+            result = compare({"minilm": DefaultEmbeddings()}, ds)
+            round(result.best().metrics["nDCG@10"], 2)  # 0.7
     """
     chosen = _check_modes(modes)
     _check_compare_arguments(chosen, embeddings, reranker, k, fetch_k, rerank_depth)

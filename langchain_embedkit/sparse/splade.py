@@ -35,11 +35,12 @@ class SpladeSparseEmbeddings(BaseModel, SparseEmbeddings):
     The model loads once, when the object is built, from a Hugging Face model id or a
     local folder saved with ``SparseEncoder.save``.
 
-    Example (needs a SPLADE model on disk or from the Hub):
-        >>> splade = SpladeSparseEmbeddings(model_name="path/to/splade")  # doctest: +SKIP
-        >>> vector = splade.embed_query("what is hybrid search?")  # doctest: +SKIP
-        >>> len(vector) <= splade.dim  # doctest: +SKIP
-        True
+    Example:
+        With a SPLADE model on disk or from the Hub::
+
+            splade = SpladeSparseEmbeddings(model_name="path/to/splade")
+            vector = splade.embed_query("what is hybrid search?")
+            len(vector) <= splade.dim  # True
     """
 
     model_config = ConfigDict(frozen=True, protected_namespaces=(), extra="forbid")
