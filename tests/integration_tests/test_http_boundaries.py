@@ -122,7 +122,8 @@ async def test_a_slow_drip_fails_at_the_deadline(
     with pytest.raises(client.error, match=r"timed out after 1.5 s|did not answer"):
         await run(client, instance, mode)
     elapsed = time.monotonic() - start
-    assert 1.4 <= elapsed < 2.5, elapsed
+    # bounded by the deadline (plus room for a busy machine), never by the 2,000 s drip
+    assert 1.4 <= elapsed < 5.0, elapsed
     assert 3 <= server.state["sent"] < 20
 
 
@@ -137,7 +138,7 @@ async def test_dripping_headers_fail_at_the_deadline(
     start = time.monotonic()
     with pytest.raises(client.error, match=r"timed out after 1.5 s|did not answer"):
         await run(client, instance, mode)
-    assert 1.4 <= time.monotonic() - start < 2.5
+    assert 1.4 <= time.monotonic() - start < 5.0
 
 
 @pytest.mark.timeout(60)
@@ -149,7 +150,7 @@ def test_retries_share_the_bound_per_attempt(server: LoopbackServer, client: Cli
     with pytest.raises(client.error):
         client.call(instance)
     # 3 attempts of 0.8 s plus backoff (0.5 s, 1 s, jittered; reranker: 0.5, 1): never 10_000 * 0.2.
-    assert time.monotonic() - start < 3 * 0.8 + 2.0
+    assert time.monotonic() - start < 3 * 0.8 + 2.0 + 3.0
     assert len(server.state["requests"]) == 3
 
 

@@ -146,7 +146,7 @@ def test_embeddings_replies_parse_or_raise_their_own_error() -> None:
                 assert len({len(v) for v in vectors}) == 1 and len(vectors[0]) >= 1
                 assert all(type(x) is float and math.isfinite(x) for v in vectors for x in v)
                 outcomes["ok"] += 1
-            assert time.monotonic() - start < TIMEOUT + 1.0
+            assert time.monotonic() - start < TIMEOUT + 3.0
 
         check()
     # Both branches were exercised: the generator makes valid and broken replies.
@@ -177,7 +177,7 @@ def test_reranker_replies_parse_or_raise_their_own_error() -> None:
                 assert all(type(s) is float and math.isfinite(s) for s in scores)
                 assert scores == sorted(scores, reverse=True)
                 outcomes["ok"] += 1
-            assert time.monotonic() - start < TIMEOUT + 1.0
+            assert time.monotonic() - start < TIMEOUT + 3.0
 
         check()
     assert outcomes["ok"] >= 10 and outcomes["error"] >= 10, outcomes
