@@ -27,6 +27,7 @@ from langchain_embedkit.evaluation.metrics import METRICS, QueryRun, evaluate_ru
 from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationResult
 from langchain_embedkit.evaluation.search import DenseIndex, Ranking, SparseIndex
 from langchain_embedkit.fusion import rrf
+from langchain_embedkit.sparse.base import FittableSparseEmbeddings
 
 if TYPE_CHECKING:
     from langchain_core.documents import BaseDocumentCompressor
@@ -189,9 +190,9 @@ def _prepare_sparse(
     if sparse is None:
         sparse = _default_sparse()
     start = time.perf_counter()
-    if getattr(sparse, "is_fitted", True) is False:
+    if isinstance(sparse, FittableSparseEmbeddings) and not sparse.is_fitted:
         # An unfitted encoder learns its statistics from the corpus being searched.
-        sparse.fit(texts)  # type: ignore[attr-defined]
+        sparse.fit(texts)
         info["fitted_on_corpus"] = True
     with tqdm(
         total=len(texts), desc="Sparse-encoding corpus", unit="doc", disable=not show_progress_bar
@@ -200,10 +201,9 @@ def _prepare_sparse(
         try:
             vectors = sparse.embed_documents(texts)
         except NotFittedError:
-            fit = getattr(sparse, "fit", None)
-            if fit is None:
+            if not isinstance(sparse, FittableSparseEmbeddings):
                 raise
-            fit(texts)
+            sparse.fit(texts)
             info["fitted_on_corpus"] = True
             vectors = sparse.embed_documents(texts)
         bar.update(len(texts))

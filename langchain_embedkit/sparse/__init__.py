@@ -16,7 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from langchain_embedkit.sparse.base import SparseEmbeddings
+from langchain_embedkit.sparse.base import (
+    FittableSparseEmbeddings,
+    SparseEmbeddings,
+    SparseStatistics,
+)
 
 if TYPE_CHECKING:
     from langchain_embedkit.sparse.analyzers import (
@@ -39,7 +43,9 @@ __all__ = [
     "BM25SparseEmbeddings",
     "ChineseAnalyzer",
     "EnglishAnalyzer",
+    "FittableSparseEmbeddings",
     "SparseEmbeddings",
+    "SparseStatistics",
     "SpladeSparseEmbeddings",
     "get_analyzer",
     "register_analyzer",

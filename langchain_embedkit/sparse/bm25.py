@@ -19,11 +19,12 @@ documents containing the token):
   in more than half the documents) are replaced by ``epsilon`` times the mean IDF of
   the vocabulary, exactly as ``rank_bm25.BM25Okapi`` does.
 
-Because IDF lives on the query side, :meth:`BM25SparseEmbeddings.partial_fit` never
-invalidates stored document vectors: token ids are append-only, and a new document
-only changes ``N``, ``df`` and ``avgdl``. Documents encoded earlier keep the
-``avgdl`` of their time (it drifts slowly as a corpus grows); re-encode them for
-scores identical to a fresh ``fit``.
+Because IDF lives on the query side, :meth:`BM25SparseEmbeddings.partial_fit` and
+:meth:`BM25SparseEmbeddings.partial_unfit` never invalidate stored document vectors:
+token ids are append-only (a token no document contains any more keeps its id), and
+adding or removing a document only changes ``N``, ``df`` and ``avgdl``. Documents
+encoded earlier keep the ``avgdl`` of their time (it drifts slowly as a corpus
+changes); re-encode them for scores identical to a fresh ``fit``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import chain, pairwise, repeat
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -49,7 +50,7 @@ from langchain_embedkit.sparse.analyzers import (
     analyzer_to_config,
     get_analyzer,
 )
-from langchain_embedkit.sparse.base import SparseEmbeddings
+from langchain_embedkit.sparse.base import SparseEmbeddings, SparseStatistics
 from langchain_embedkit.types import SparseVector
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "BM25SparseEmbeddings"]
@@ -119,6 +120,54 @@ def _index(
     return _count(texts, ids, token_lists)
 
 
+_LOAD_DOC = """Read a file written by ``save``: a new encoder, or this one filled in place.
+
+On the class, ``BM25SparseEmbeddings.load(path)`` returns a new fitted encoder. On an
+instance, ``bm25.load(path)`` (as pymilvus-model's ``BM25EmbeddingFunction`` is used)
+replaces that encoder's parameters, analyzer and statistics with the file's and
+returns it; its ``show_progress_bar`` is kept unless given.
+
+Args:
+    path: The file ``save`` wrote.
+    show_progress_bar: Progress bar while analysing documents later (default: off
+        on the class, unchanged on an instance).
+
+Raises:
+    PersistenceError: The file is missing, too large, truncated, edited (checksum or
+        structure), from a newer format version, or names a custom analyzer that is
+        not registered in this process. The message names the file and the field.
+"""
+
+
+class _Loader(Protocol):
+    def __call__(
+        self, path: str | os.PathLike[str], *, show_progress_bar: bool | None = None
+    ) -> BM25SparseEmbeddings: ...
+
+
+class _ClassOrInstanceLoad:
+    """``load`` that builds a new encoder on the class and fills an instance in place.
+
+    ``BM25SparseEmbeddings.load(path)`` returns a new encoder;
+    ``bm25 = BM25SparseEmbeddings(); bm25.load(path)`` (the pymilvus-model habit)
+    fills ``bm25`` itself and returns it.
+    """
+
+    def __get__(
+        self, instance: BM25SparseEmbeddings | None, owner: type[BM25SparseEmbeddings]
+    ) -> _Loader:
+        def load(
+            path: str | os.PathLike[str], *, show_progress_bar: bool | None = None
+        ) -> BM25SparseEmbeddings:
+            loaded = owner._read(path, show_progress_bar=bool(show_progress_bar))
+            if instance is None:
+                return loaded
+            return instance._take_state(loaded, show_progress_bar=show_progress_bar)
+
+        load.__doc__ = _LOAD_DOC
+        return load
+
+
 class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     """BM25 sparse embeddings: fit, update with ``partial_fit``, save and load as JSON.
 
@@ -146,7 +195,12 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
     analyzer (NLTK stop words, Snowball stemming) gives ``Dim: 21`` as well.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True,
+        arbitrary_types_allowed=True,
+        extra="forbid",
+        ignored_types=(_ClassOrInstanceLoad,),
+    )
 
     analyzer: str | dict[str, Any] | Callable[[str], list[str]] = "auto"
     """``"auto"`` (Chinese through jieba, the rest through ``"en"``), ``"en"``, ``"zh"``,
@@ -181,7 +235,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
 
     @property
     def is_fitted(self) -> bool:
-        """Whether ``fit``, ``partial_fit`` or ``load`` has seen at least one document."""
+        """Whether the statistics hold at least one document (after fit, partial_fit, load)."""
         return self._n_docs > 0
 
     @property
@@ -214,6 +268,30 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         with self._lock:
             return self._df[: len(self._tokens)].copy()
 
+    def statistics(self) -> SparseStatistics:
+        """Snapshot of ``N``, the token total and ``df`` (tokens with ``df > 0``), by token.
+
+        Equal for two encoders that counted the same multiset of documents, whatever
+        order they saw them in and whatever they counted and removed since.
+
+        Example:
+            >>> bm25 = BM25SparseEmbeddings(analyzer="en").fit(["red apples", "green apples"])
+            >>> bm25.partial_unfit(["green apples"]).statistics()
+            SparseStatistics(n_docs=1, total_tokens=2, df=<2 tokens>)
+            >>> dict(bm25.statistics().df)
+            {'appl': 1, 'red': 1}
+        """
+        with self._lock:
+            df = self._df[: len(self._tokens)]
+            alive = np.flatnonzero(df).tolist()
+            counts = df[alive].tolist()
+            tokens = self._tokens
+            return SparseStatistics(
+                n_docs=self._n_docs,
+                total_tokens=self._total_tokens,
+                df={tokens[i]: c for i, c in zip(alive, counts)},
+            )
+
     def idf_weights(self) -> np.ndarray:
         """Copy of the IDF of each token id (the query-side weights)."""
         return self._idf().copy()
@@ -238,9 +316,11 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                 weights = np.log1p((n - df + 0.5) / (df + 0.5))
             else:
                 weights = np.log(n - df + 0.5) - np.log(df + 0.5)
-                if len(weights):
-                    floor = self.epsilon * float(weights.mean())
-                    weights[weights < 0] = floor
+                # The mean runs over tokens some document contains, as after a fresh fit.
+                alive = df > 0
+                if alive.any():
+                    floor = self.epsilon * float(weights[alive].mean())
+                    weights[(weights < 0) & alive] = floor
             self._idf_cache = weights
             return weights
 
@@ -281,6 +361,63 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
         with self._lock:
             batch = _index(texts, token_lists, self._vocab, self._tokens)
             self._add(batch)
+        return self
+
+    def partial_unfit(self, texts: Sequence[str]) -> BM25SparseEmbeddings:
+        """Remove documents from the statistics: the exact inverse of ``partial_fit``.
+
+        Call it with the texts of documents that are deleted (or replaced by a new
+        version) so that ``N``, ``df`` and the token total are those of a fresh ``fit``
+        on the documents that remain. Token ids are never reassigned or removed: a
+        token no document contains any more keeps its id (queries then ignore it), so
+        stored vectors keep their meaning. An empty list is a no-op; returns ``self``.
+
+        Raises:
+            ValueError: ``texts`` were not all counted: a token never seen, or more
+                documents, occurrences or tokens removed than were added. Nothing
+                changes in that case.
+
+        Example:
+            >>> bm25 = BM25SparseEmbeddings(analyzer="en").fit(["red apples"])
+            >>> bm25.partial_fit(["green pears"]).partial_unfit(["green pears"]).statistics()
+            SparseStatistics(n_docs=1, total_tokens=2, df=<2 tokens>)
+        """
+        texts = self._check_texts(texts, "partial_unfit")
+        if not texts:
+            return self
+        token_lists = self._token_lists(texts)
+        flat = list(chain.from_iterable(token_lists))
+        with self._lock:
+            ids = np.fromiter(
+                map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
+            )
+            if (ids < 0).any():
+                unknown = sorted({t for t, i in zip(flat, ids.tolist()) if i < 0})
+                msg = (
+                    f"partial_unfit() got texts that were never counted: the tokens "
+                    f"{unknown[:5]!r} are not in the vocabulary. Remove only texts that were "
+                    "passed to fit/partial_fit, exactly as they were passed."
+                )
+                raise ValueError(msg)
+            batch = _count(texts, ids, token_lists)
+            dim = len(self._tokens)
+            removed = np.bincount(batch.cols, minlength=dim)
+            df = self._df[:dim] - removed
+            n_docs = self._n_docs - len(texts)
+            total = self._total_tokens - int(batch.lengths.sum())
+            if n_docs < 0 or total < 0 or (df < 0).any():
+                msg = (
+                    f"partial_unfit() would remove more than was counted (the statistics "
+                    f"hold {self._n_docs} documents; {len(texts)} given, "
+                    f"{int((df < 0).sum())} tokens in more removed documents than counted). "
+                    "Remove only texts that were passed to fit/partial_fit and not removed yet."
+                )
+                raise ValueError(msg)
+            self._df[:dim] = df
+            self._n_docs = n_docs
+            self._total_tokens = total
+            self._idf_cache = None
+            self._last_batch = None
         return self
 
     def _check_texts(self, texts: Sequence[str], method: str) -> list[str]:
@@ -373,6 +510,12 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                 counts[token_id] = counts.get(token_id, 0) + 1
         if not counts:
             return SparseVector()
+        with self._lock:
+            df = self._df
+            # Tokens no counted document contains (all removed again) score nothing.
+            counts = {i: c for i, c in counts.items() if df[i] > 0}
+        if not counts:
+            return SparseVector()
         idf = self._idf()
         indices = sorted(counts)
         weights = (idf[indices] * np.fromiter((counts[i] for i in indices), np.float64)).tolist()
@@ -395,7 +538,8 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able state :meth:`save` writes (checksum included)."""
-        self._require_fitted("be saved")
+        if not self._n_docs and not self._tokens:
+            self._require_fitted("be saved")
         analyzer = analyzer_to_config(self._analyze)
         with self._lock:
             payload: dict[str, Any] = {
@@ -439,17 +583,32 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             raise
         return target
 
+    load = _ClassOrInstanceLoad()
+
+    def _take_state(
+        self, other: BM25SparseEmbeddings, *, show_progress_bar: bool | None
+    ) -> BM25SparseEmbeddings:
+        """Become ``other`` (parameters, analyzer, statistics) in place; returns ``self``."""
+        fields = {name: getattr(other, name) for name in ("analyzer", "k1", "b", "idf", "epsilon")}
+        if show_progress_bar is not None:
+            fields["show_progress_bar"] = show_progress_bar
+        with self._lock:
+            # The model is frozen against accidental edits; loading replaces it whole.
+            self.__dict__.update(fields)
+            self._analyze = other._analyze
+            self._vocab = other._vocab
+            self._tokens = other._tokens
+            self._df = other._df
+            self._n_docs = other._n_docs
+            self._total_tokens = other._total_tokens
+            self._idf_cache = None
+            self._last_batch = None
+        return self
+
     @classmethod
-    def load(
+    def _read(
         cls, path: str | os.PathLike[str], *, show_progress_bar: bool = False
     ) -> BM25SparseEmbeddings:
-        """Read a file written by :meth:`save` into a new, fitted encoder (classmethod).
-
-        Raises:
-            PersistenceError: The file is missing, truncated, edited (checksum or
-                structure), from a newer format version, or names a custom analyzer
-                that is not registered in this process. The message names the file.
-        """
         source = Path(path)
         try:
             text = source.read_text(encoding="utf-8")
@@ -518,13 +677,13 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             raise fail("must hold 'vocab' and 'df' lists of the same length.")
         if len(set(vocab)) != len(vocab) or not all(isinstance(t, str) for t in vocab):
             raise fail("has a 'vocab' with duplicate or non-string tokens.")
-        if not isinstance(n_docs, int) or not isinstance(total_tokens, int) or n_docs < 1:
-            raise fail(f"has invalid stats {stats!r}; n_docs must be a positive integer.")
+        if not isinstance(n_docs, int) or not isinstance(total_tokens, int) or n_docs < 0:
+            raise fail(f"has invalid stats {stats!r}; n_docs must be an integer >= 0.")
         df_array = np.asarray(df)
         if len(df) and (
-            df_array.dtype.kind != "i" or df_array.min() < 1 or df_array.max() > n_docs
+            df_array.dtype.kind != "i" or df_array.min() < 0 or df_array.max() > n_docs
         ):
-            raise fail(f"has document frequencies outside 1..n_docs ({n_docs}).")
+            raise fail(f"has document frequencies outside 0..n_docs ({n_docs}).")
         try:
             encoder = cls(analyzer=analyzer, show_progress_bar=show_progress_bar, **params)
         except (TypeError, ValueError) as exc:

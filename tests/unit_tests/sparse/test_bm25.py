@@ -201,9 +201,7 @@ def test_parameters_are_validated_and_frozen() -> None:
 async def test_async_twins_match() -> None:
     encoder = BM25SparseEmbeddings(analyzer="en").fit(SEED_SENTENCES)
     assert await encoder.aembed_query("Turing AI") == encoder.embed_query("Turing AI")
-    assert await encoder.aembed_documents(SEED_SENTENCES) == encoder.embed_documents(
-        SEED_SENTENCES
-    )
+    assert await encoder.aembed_documents(SEED_SENTENCES) == encoder.embed_documents(SEED_SENTENCES)
 
 
 # ------------------------------------------------------------ partial_fit

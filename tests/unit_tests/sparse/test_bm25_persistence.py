@@ -81,6 +81,24 @@ def test_file_is_plain_json_with_everything_needed(
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
 
 
+def test_load_on_an_instance_fills_it_in_place(
+    saved: tuple[BM25SparseEmbeddings, Path],
+) -> None:
+    encoder, path = saved
+    # pymilvus-model habit: make an instance, then load into it
+    bm25 = BM25SparseEmbeddings(analyzer="en", show_progress_bar=True)
+    assert bm25.load(path) is bm25
+    assert bm25.is_fitted
+    assert (bm25.k1, bm25.b, bm25.idf, bm25.epsilon) == (1.2, 0.6, "okapi", 0.1)
+    assert bm25.analyzer_function == encoder.analyzer_function  # the file's, not "en"
+    assert bm25.show_progress_bar is True
+    assert bm25.statistics() == encoder.statistics()
+    assert _vectors(bm25) == _vectors(encoder)
+    loaded = BM25SparseEmbeddings.load(path)
+    assert loaded is not bm25
+    assert _vectors(loaded) == _vectors(encoder)
+
+
 def test_loaded_encoder_keeps_learning(saved: tuple[BM25SparseEmbeddings, Path]) -> None:
     encoder, path = saved
     loaded = BM25SparseEmbeddings.load(path)
@@ -122,7 +140,7 @@ def test_edited_file_fails_its_checksum(saved: tuple[BM25SparseEmbeddings, Path]
     [
         (lambda p: p["df"].pop(), "same length"),
         (lambda p: p["vocab"].__setitem__(1, p["vocab"][0]), "duplicate"),
-        (lambda p: p["df"].__setitem__(0, 10**6), r"outside 1\.\.n_docs"),
+        (lambda p: p["df"].__setitem__(0, 10**6), r"outside 0\.\.n_docs"),
         (lambda p: p["params"].__setitem__("k1", -3), "invalid parameters"),
         (lambda p: p["params"].__setitem__("typo", 1), "invalid parameters"),
         (lambda p: p.pop("stats"), "lacks the required key 'stats'"),

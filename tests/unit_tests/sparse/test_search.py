@@ -35,9 +35,7 @@ def test_top_k_matches_brute_force() -> None:
 
 def test_ties_keep_the_lower_row_and_zero_scores_are_left_out() -> None:
     docs = [SparseVector([1], [1.0])] * 4 + [SparseVector([2], [5.0])]
-    assert sparse_top_k([SparseVector([1], [2.0])], docs, k=3) == [
-        [(0, 2.0), (1, 2.0), (2, 2.0)]
-    ]
+    assert sparse_top_k([SparseVector([1], [2.0])], docs, k=3) == [[(0, 2.0), (1, 2.0), (2, 2.0)]]
     assert sparse_top_k([SparseVector([9], [1.0]), SparseVector()], docs, k=3) == [[], []]
 
 
