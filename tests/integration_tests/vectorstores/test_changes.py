@@ -27,7 +27,9 @@ from tests.unit_tests.vectorstores.fakes import HashedTermCounts
 ENGINES = ["chroma", "milvus"]
 
 
-def open_store(engine: str, tmp_path: Path, name: str = "docs", **kwargs: Any) -> EmbedKitVectorStore:
+def open_store(
+    engine: str, tmp_path: Path, name: str = "docs", **kwargs: Any
+) -> EmbedKitVectorStore:
     kwargs.setdefault("embedding", DeterministicFakeEmbedding(size=8))
     kwargs.setdefault("sparse_embedding", BM25SparseEmbeddings())
     if engine == "milvus":
@@ -66,9 +68,7 @@ def test_an_upsert_is_visible_to_bm25_and_survives_reopening(engine: str, tmp_pa
     store.add_texts(["version one apples"], ids=["x"])
     store.add_texts(["other pears", "more plums"], ids=["y", "z"])
     store.add_texts(["version two bananas"], ids=["x"])
-    assert [d.id for d in store.similarity_search("bananas", k=3, retrieval_mode="sparse")] == [
-        "x"
-    ]
+    assert [d.id for d in store.similarity_search("bananas", k=3, retrieval_mode="sparse")] == ["x"]
     assert store.similarity_search("apples", k=3, retrieval_mode="sparse") == []
     assert "x" in [d.id for d in store.similarity_search("bananas", k=3, retrieval_mode="hybrid")]
     assert_statistics_follow_the_store(store)
@@ -115,7 +115,9 @@ def test_rejected_writes_leave_the_statistics_unchanged(tmp_path: Path) -> None:
 def test_deletes_by_id_and_filter_leave_the_statistics(engine: str, tmp_path: Path) -> None:
     store = open_store(engine, tmp_path)
     texts = [f"doc {i} {'red' if i % 2 else 'blue'} words{i}" for i in range(40)]
-    store.add_texts(texts, [{"n": i, "odd": i % 2 == 1} for i in range(40)], [str(i) for i in range(40)])
+    store.add_texts(
+        texts, [{"n": i, "odd": i % 2 == 1} for i in range(40)], [str(i) for i in range(40)]
+    )
     store.delete(["0", "1", "2", "missing"])
     store.delete(filter={"odd": True})
     assert store.count() == 18
@@ -188,7 +190,9 @@ def test_eight_threads_adding_to_one_local_store(engine: str, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
-def test_an_empty_store_returns_nothing_in_every_mode(engine: str, tmp_path: Path, mode: str) -> None:
+def test_an_empty_store_returns_nothing_in_every_mode(
+    engine: str, tmp_path: Path, mode: str
+) -> None:
     store = open_store(engine, tmp_path)
     assert store.similarity_search("anything", k=3, retrieval_mode=mode) == []
     assert store.similarity_search_with_relevance_scores("x", k=3, retrieval_mode=mode) == []
@@ -202,9 +206,9 @@ def test_an_empty_store_returns_nothing_in_every_mode(engine: str, tmp_path: Pat
 def test_length_mismatches_raise_before_anything_is_written(engine: str, tmp_path: Path) -> None:
     store = open_store(engine, tmp_path)
     docs = [Document("d1"), Document("d2"), Document("d3")]
-    with pytest.raises(ValueError, match="3 documents.*1 ids"):
+    with pytest.raises(ValueError, match=r"3 documents.*1 ids"):
         store.add_documents(docs, ids=["x"])
-    with pytest.raises(ValueError, match="nothing was written|Nothing was written"):
+    with pytest.raises(ValueError, match="Nothing was written"):
         store.add_texts(iter(["a", "b", "c"]), iter([{}, {}]))
     with pytest.raises(ValueError, match="ids"):
         store.add_texts((t for t in ["a", "b"]), ids=(i for i in ["1", "2", "3"]))
@@ -248,7 +252,11 @@ def test_chroma_keywords_are_translated_and_others_refused(engine: str, tmp_path
         where = store.similarity_search("apple pie", k=4, retrieval_mode=mode, where={"c": "red"})
         assert sorted(d.page_content for d in where) == ["red apple pie", "red cherry pie"]
         both = store.similarity_search(
-            "pie", k=4, retrieval_mode=mode, where={"c": "red"}, where_document={"$contains": "apple"}
+            "pie",
+            k=4,
+            retrieval_mode=mode,
+            where={"c": "red"},
+            where_document={"$contains": "apple"},
         )
         assert [d.page_content for d in both] == ["red apple pie"]
     negated = store.similarity_search("x", k=4, where_document={"$not_contains": "apple"})
@@ -264,7 +272,9 @@ def test_chroma_keywords_are_translated_and_others_refused(engine: str, tmp_path
     store.close()
 
 
-def test_persist_directory_without_backend_means_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_persist_directory_without_backend_means_chroma(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     store = EmbedKitVectorStore(DeterministicFakeEmbedding(size=8), persist_directory="./x")
     store.add_texts(["kept on disk"])
@@ -292,7 +302,9 @@ class BadVectors(Embeddings):
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e39])
-def test_non_finite_vectors_are_refused_before_writing(engine: str, tmp_path: Path, value: float) -> None:
+def test_non_finite_vectors_are_refused_before_writing(
+    engine: str, tmp_path: Path, value: float
+) -> None:
     store = open_store(engine, tmp_path, embedding=BadVectors(value))
     with pytest.raises(ValueError, match="finite"):
         store.add_texts(["poisoned"])
@@ -341,9 +353,9 @@ def test_closing_twice_keeps_another_store_on_the_same_file_working(tmp_path: Pa
     first.close()
     assert second.count() == 1
     second.add_texts(["c"])
-    assert [d.page_content for d in second.similarity_search("c", k=5, retrieval_mode="sparse")] == [
-        "c"
-    ]
+    assert [
+        d.page_content for d in second.similarity_search("c", k=5, retrieval_mode="sparse")
+    ] == ["c"]
     second.close()
 
 
@@ -392,7 +404,9 @@ def test_chroma_sparse_search_with_a_filter_and_a_large_k(tmp_path: Path) -> Non
 def test_add_embeddings_update_documents_and_reset(engine: str, tmp_path: Path) -> None:
     store = open_store(engine, tmp_path)
     vectors = DeterministicFakeEmbedding(size=8).embed_documents(["alpha", "beta"])
-    ids = store.add_embeddings(["alpha text", "beta text"], vectors, [{"n": 1}, {"n": 2}], ["a", "b"])
+    ids = store.add_embeddings(
+        ["alpha text", "beta text"], vectors, [{"n": 1}, {"n": 2}], ["a", "b"]
+    )
     assert ids == ["a", "b"]
     assert [d.id for d in store.similarity_search("alpha", k=1, retrieval_mode="sparse")] == ["a"]
     store.update_documents(["a"], [Document("gamma text", metadata={"n": 3})])
@@ -410,12 +424,18 @@ def test_add_embeddings_update_documents_and_reset(engine: str, tmp_path: Path) 
     store.close()
 
 
-def test_none_metadata_values_are_stored_as_absent_on_both_engines(engine: str, tmp_path: Path) -> None:
+def test_none_metadata_values_are_stored_as_absent_on_both_engines(
+    engine: str, tmp_path: Path
+) -> None:
     store = open_store(engine, tmp_path)
-    store.add_texts(["with none", "with value"], [{"a": None, "b": 1}, {"a": "x", "b": 2}], ["n", "v"])
+    store.add_texts(
+        ["with none", "with value"], [{"a": None, "b": 1}, {"a": "x", "b": 2}], ["n", "v"]
+    )
     assert store.get_by_ids(["n"])[0].metadata == {"b": 1}
     assert [d.id for d in store.similarity_search("with", k=5, filter={"a": {"$ne": "x"}})] == ["n"]
-    assert [d.id for d in store.similarity_search("with", k=5, filter={"a": {"$nin": ["x"]}})] == ["n"]
+    assert [d.id for d in store.similarity_search("with", k=5, filter={"a": {"$nin": ["x"]}})] == [
+        "n"
+    ]
     assert [d.id for d in store.similarity_search("with", k=5, filter={"a": "x"})] == ["v"]
     store.close()
 
