@@ -86,7 +86,9 @@ def test_reingest_is_a_noop_and_embeds_nothing(engine: str, tmp_path: Path) -> N
     first = store.add_texts(iter(texts), iter(metas))  # generators are streamed
     assert embedding.documents_embedded == len(texts)
     assert max(embedding.calls) <= 50
-    again = store.add_documents([Document(t, metadata=m) for t, m in zip(texts, metas)])
+    again = store.add_documents(
+        [Document(t, metadata=m) for t, m in zip(texts, metas, strict=True)]
+    )
     assert again == first
     assert embedding.documents_embedded == len(texts)
     assert store.count() == len(texts)
