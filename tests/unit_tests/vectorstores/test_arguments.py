@@ -96,7 +96,7 @@ def test_write_items_checks_lengths_before_anything() -> None:
     items, total = write_items("add_texts", iter(["a", "b"]), None, None, None)
     assert total is None and list(items) == [("a", None, None, None), ("b", None, None, None)]
     items, total = write_items("add_texts", ["a", "b"], [{"n": 1}, None], ["x", None], None)
-    assert total == 2 and list(items)[0] == ("a", {"n": 1}, "x", None)
+    assert total == 2 and next(iter(items)) == ("a", {"n": 1}, "x", None)
     with pytest.raises(ValueError, match="3 texts, 2 metadatas"):
         write_items("add_texts", iter("abc"), iter([{}, {}]), None, None)
     with pytest.raises(ValueError, match="2 embeddings"):
