@@ -7,7 +7,10 @@ metadata, so the embedding model costs nothing and only the store is measured):
   langchain-milvus / langchain-chroma, and peak RSS growth during ingest vs the raw
   vector bytes;
 * single-query latency (p50/p95, interleaved repetitions), dense and hybrid (BM25 + RRF),
-  vs the raw client and vs exact numpy search over the same vectors.
+  vs the raw client and vs exact numpy search over the same vectors;
+* changing data (``benchmarks/store_changes.py``): upsert 1,000 changed documents into the
+  N-document collection, delete 1,000, and reopen it (including the store's reconcile),
+  vs the raw client holding the same rows.
 
 With ``--data`` pointing at a BEIR folder (SciFact by default) the latency part is also run
 on its real texts and queries (dense vectors stay random: latency does not depend on them).
@@ -16,6 +19,7 @@ Usage::
 
     python benchmarks/store.py            # 100k vectors
     python benchmarks/store.py --smoke    # 2k vectors, under a minute
+    python benchmarks/store.py --parts changes   # only the changing-data part
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.fusion import rrf  # noqa: E402
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings  # noqa: E402
 from langchain_embedkit.vectorstores import EmbedKitVectorStore  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from store_changes import run_changes  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "store.json"
 K = 10
@@ -521,14 +528,17 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--engines", default="milvus,chroma")
     parser.add_argument("--data", type=Path, default=scifact_dir())
-    parser.add_argument("--parts", default="synthetic,scifact", help="which data sets to run")
+    parser.add_argument(
+        "--parts", default="synthetic,scifact,changes", help="which data sets and parts to run"
+    )
+    parser.add_argument("--changes", type=int, default=1000, help="documents per change")
     parser.add_argument("--parts-ingest", type=int, default=10, help="interleaved ingest parts")
     parser.add_argument("--no-peers", action="store_true", help="skip the LangChain stores")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--probe", help=argparse.SUPPRESS)  # engine:who:label, one writer
     args = parser.parse_args()
     if args.smoke:
-        args.n, args.queries, args.parts_ingest = 2000, 20, 2
+        args.n, args.queries, args.parts_ingest, args.changes = 2000, 20, 2, 100
     if args.probe:
         return probe(args.probe, args)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -553,6 +563,12 @@ def main() -> int:
         data = dataset(label, args)
         run_engine(engine, data, label, args, rows)
         args.out.write_text(json.dumps(rows, indent=2))  # kept after each part of a long run
+    if "changes" in parts:
+        data = dataset(f"{args.n // 1000}k", args)
+        for engine in engines:
+            emb = Precomputed(data["x"], {})
+            run_changes(engine, data, f"{args.n // 1000}k", args.changes, emb, rows, row)
+            args.out.write_text(json.dumps(rows, indent=2))
     print("\n| metric | ours | peer | peer name | ratio | goal | unit |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -79,6 +79,10 @@ def hybrid_search(
     else:
         dense_leg = [(r.id, rel) for r, _, rel in dense]
         sparse_leg = [(r.id, rel) for r, _, rel in sparse]
+    # engines return equal scores in storage order, which changes with upserts; ranks
+    # (and so RRF) must not: equal scores go by id
+    dense_leg.sort(key=lambda item: (-item[1], item[0]))
+    sparse_leg.sort(key=lambda item: (-item[1], item[0]))
     fused = scoring.fuse(
         dense_leg,
         sparse_leg,

@@ -8,22 +8,28 @@ respect the engine's limits (Chroma's ``get_max_batch_size()``, Milvus' request 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from langchain_embedkit.errors import DimensionMismatchError
 from langchain_embedkit.vectorstores.backends.base import Backend, Row
 from langchain_embedkit.vectorstores.ids import resolve_ids
+from langchain_embedkit.vectorstores.sparse_state import Change, SparseBook
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
     from langchain_embedkit.sparse.base import SparseEmbeddings
 
-__all__ = ["Item", "ingest", "split_requests"]
+__all__ = ["Item", "check_finite", "clean_metadata", "ingest", "split_requests"]
 
-Item = tuple[str, Mapping[str, Any] | None, str | None]
-"""One document to ingest: ``(text, metadata, id or None)``."""
+Item = tuple[str, Mapping[str, Any] | None, str | None, Sequence[float] | None]
+"""One document to ingest: ``(text, metadata, id or None, dense vector or None)``."""
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def row_bytes(row: Row) -> int:
@@ -73,6 +79,22 @@ def check_dimensions(vectors: Sequence[Sequence[float]], expected: int | None) -
     return size
 
 
+def check_finite(vectors: Sequence[Sequence[float]]) -> None:
+    """Raise naming the first vector holding NaN, an infinity or a value float32 cannot hold."""
+    if not vectors:
+        return
+    array = np.asarray(vectors, dtype=np.float64)
+    bad = ~np.isfinite(array) | (np.abs(array) > _FLOAT32_MAX)
+    if bad.any():
+        row, col = (int(x) for x in np.argwhere(bad)[0])
+        msg = (
+            f"Vector {row} holds {array[row, col]!r} at position {col}: vectors must be "
+            "finite float32 values (no NaN, no infinity, |x| <= 3.4e38). Nothing was "
+            "written; check the embedding model or the server that returned it."
+        )
+        raise ValueError(msg)
+
+
 def _as_list(vector: Sequence[float]) -> list[float]:
     # embedding models already return lists; converting 100k x 384 floats again costs seconds
     return vector if isinstance(vector, list) else [float(x) for x in vector]
@@ -84,14 +106,27 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
+def clean_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy without the keys set to ``None``: a missing value is stored as an absent key."""
+    if not metadata:
+        return {}
+    if not isinstance(metadata, Mapping):
+        msg = (
+            f"Each metadata must be a dict (or None); got {type(metadata).__name__}: {metadata!r}."
+        )
+        raise TypeError(msg)
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
 def ingest(
     items: Iterable[Item],
     *,
     backend: Backend,
     embedding: Embeddings,
     sparse: SparseEmbeddings | None,
+    book: SparseBook | None,
+    lock: AbstractContextManager[Any],
     batch_size: int,
-    save_sparse_state: Callable[[], None],
     show_progress_bar: bool = False,
     total: int | None = None,
 ) -> list[str]:
@@ -99,14 +134,16 @@ def ingest(
 
     Ids come from the item, else from content (:func:`~.ids.content_id`). A content id that
     is already stored is skipped without embedding (same id means same content); explicit
-    ids are upserted, so a new version replaces the old one. A sparse encoder with
-    ``partial_fit`` learns the texts that are new to the collection before encoding.
+    ids are upserted, so a new version replaces the old one. ``book`` keeps a fittable
+    sparse encoder's statistics equal to the stored documents (the old text of a replaced
+    document leaves them, the new one enters) and journals the write against crashes.
+    An item may carry its dense vector (``add_embeddings``); it is checked like one the
+    model returned.
     """
-    if batch_size <= 0:
-        msg = f"batch_size must be a positive integer; got {batch_size}."
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        msg = f"batch_size must be a positive integer; got {batch_size!r}."
         raise ValueError(msg)
     all_ids: list[str] = []
-    partial_fit = getattr(sparse, "partial_fit", None)
     batches: Iterable[list[Item]] = _batches(items, batch_size)
     if show_progress_bar:
         from tqdm.auto import tqdm
@@ -119,39 +156,69 @@ def ingest(
         )
     wrote = False
     for batch in batches:
-        texts = [text for text, _, _ in batch]
+        texts = [item[0] for item in batch]
         for text in texts:
             if not isinstance(text, str):
                 msg = f"Document text must be a string; got {type(text).__name__}: {text!r}."
                 raise TypeError(msg)
-        metadatas = [dict(meta or {}) for _, meta, _ in batch]
+        metadatas = [clean_metadata(item[1]) for item in batch]
         for meta in metadatas:
             backend.check_metadata(meta)
-        ids, derived = resolve_ids(texts, metadatas, [given for _, _, given in batch])
+        ids, derived = resolve_ids(texts, metadatas, [item[2] for item in batch])
         all_ids.extend(ids)
-        # one write per id: the last occurrence wins, as two sequential upserts would
-        last: dict[str, int] = {doc_id: pos for pos, doc_id in enumerate(ids)}
-        existing = backend.existing(list(last))
-        todo = [pos for doc_id, pos in last.items() if not (derived[pos] and doc_id in existing)]
-        if not todo:
-            continue
-        write_texts = [texts[pos] for pos in todo]
-        dense = embedding.embed_documents(write_texts)
-        if len(dense) != len(write_texts):
-            msg = (
-                f"The embedding model returned {len(dense)} vectors for {len(write_texts)} "
-                "texts; it must return exactly one per text."
+        with lock:
+            wrote = (
+                _write_batch(
+                    batch, texts, metadatas, ids, derived, backend, embedding, sparse, book
+                )
+                or wrote
             )
-            raise ValueError(msg)
-        check_dimensions(dense, backend.dimension())
-        sparse_vectors = None
-        fitted_new = False
-        if sparse is not None:
-            new_texts = [texts[pos] for pos in todo if ids[pos] not in existing]
-            if partial_fit is not None and new_texts:
-                partial_fit(new_texts)
-                fitted_new = True
-            sparse_vectors = sparse.embed_documents(write_texts)
+    if wrote:
+        with lock:
+            backend.end_of_writes()
+    return all_ids
+
+
+def _write_batch(
+    batch: list[Item],
+    texts: list[str],
+    metadatas: list[dict[str, Any]],
+    ids: list[str],
+    derived: list[bool],
+    backend: Backend,
+    embedding: Embeddings,
+    sparse: SparseEmbeddings | None,
+    book: SparseBook | None,
+) -> bool:
+    # one write per id: the last occurrence wins, as two sequential upserts would
+    last: dict[str, int] = {doc_id: pos for pos, doc_id in enumerate(ids)}
+    existing = backend.existing(list(last))
+    todo = [pos for doc_id, pos in last.items() if not (derived[pos] and doc_id in existing)]
+    if not todo:
+        return False
+    write_texts = [texts[pos] for pos in todo]
+    given = [batch[pos][3] for pos in todo]
+    if all(vector is None for vector in given):
+        dense: Sequence[Sequence[float]] = embedding.embed_documents(write_texts)
+    else:
+        dense = [vector for vector in given if vector is not None]
+    if len(dense) != len(write_texts):
+        msg = (
+            f"The embedding model returned {len(dense)} vectors for {len(write_texts)} "
+            "texts; it must return exactly one per text."
+        )
+        raise ValueError(msg)
+    check_dimensions(dense, backend.dimension())
+    check_finite(dense)
+    changes: list[Change] = []
+    pending = None
+    if book is not None and book.fittable is not None:
+        replaced = [ids[pos] for pos in todo if ids[pos] in existing]
+        old = {r.id: r.text for r in backend.get(replaced)} if replaced else {}
+        changes = [Change(ids[pos], old.get(ids[pos]), texts[pos]) for pos in todo]
+        pending = book.before_write(changes)
+    try:
+        sparse_vectors = sparse.embed_documents(write_texts) if sparse is not None else None
         rows = [
             Row(
                 id=ids[pos],
@@ -166,11 +233,10 @@ def ingest(
             rows, backend.max_rows_per_write(), backend.max_bytes_per_write()
         ):
             backend.write(request, existing)
-            wrote = True
-        if fitted_new:
-            # right after the write, so the saved statistics match the collection even if
-            # the process dies before the next batch
-            save_sparse_state()
-    if wrote:
-        backend.end_of_writes()
-    return all_ids
+    except BaseException:
+        if book is not None and changes:
+            book.write_failed(changes, pending)
+        raise
+    if book is not None and changes:
+        book.after_write(pending)
+    return True

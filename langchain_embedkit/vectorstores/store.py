@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,9 +18,18 @@ from langchain_core.documents import Document
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
+from langchain_embedkit.errors import DimensionMismatchError
 from langchain_embedkit.fusion import Normalization
-from langchain_embedkit.types import RetrievalMode, SparseVector
+from langchain_embedkit.types import RetrievalMode
 from langchain_embedkit.vectorstores import scoring
+from langchain_embedkit.vectorstores.arguments import (
+    check_collection_name,
+    check_filter,
+    check_ids,
+    check_k,
+    choose_backend,
+    search_filter,
+)
 from langchain_embedkit.vectorstores.backends import create_backend
 from langchain_embedkit.vectorstores.backends.base import Backend, Record
 from langchain_embedkit.vectorstores.hybrid import (
@@ -30,8 +39,9 @@ from langchain_embedkit.vectorstores.hybrid import (
     hybrid_search,
     sparse_scored,
 )
-from langchain_embedkit.vectorstores.ingest import Item, ingest
-from langchain_embedkit.vectorstores.sparse_state import load_state, refit_if_unfitted, save_state
+from langchain_embedkit.vectorstores.ingest import check_finite
+from langchain_embedkit.vectorstores.sparse_state import SparseBook, write_lock
+from langchain_embedkit.vectorstores.writes import StoreWrites
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -45,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 BackendName = Literal["milvus", "chroma"]
 _MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
+# below this k a search never asks the engine for its count; above, k is clamped to it
+_CLAMP_FROM = 100
 
 
 def default_fetch_k(k: int) -> int:
@@ -52,7 +64,7 @@ def default_fetch_k(k: int) -> int:
     return max(4 * k, 20)
 
 
-class EmbedKitVectorStore(VectorStore):
+class EmbedKitVectorStore(StoreWrites, VectorStore):
     """A LangChain vector store over Milvus (Lite or server) or Chroma (memory, disk, server).
 
     Args:
@@ -60,7 +72,8 @@ class EmbedKitVectorStore(VectorStore):
             on search).
         sparse_embedding: Optional sparse encoder (e.g. ``BM25SparseEmbeddings``); enables
             ``retrieval_mode="sparse"`` and ``"hybrid"``.
-        backend: ``"milvus"`` or ``"chroma"``.
+        backend: ``"milvus"`` or ``"chroma"``; defaults to ``"chroma"`` when
+            ``persist_directory`` or ``host`` is given, else ``"milvus"``.
         collection_name: Collection to open or create.
         metric: ``"cosine"``, ``"l2"`` or ``"ip"``; see :mod:`.scoring` for raw scores.
         retrieval_mode: Default mode of searches: ``"dense"``, ``"sparse"`` or ``"hybrid"``
@@ -97,9 +110,11 @@ class EmbedKitVectorStore(VectorStore):
         ef_construction: Chroma HNSW ``ef_construction``.
         max_neighbors: Chroma HNSW ``max_neighbors``.
 
-    The sparse encoder's fit state is saved beside local stores (``<file>.db.<collection>
-    .sparse.json`` for Milvus Lite, ``<persist_directory>/embedkit/<collection>.sparse.json``
-    for Chroma) and loaded into an unfitted encoder when the store opens.
+    A fittable sparse encoder's statistics always describe exactly the stored documents
+    (upserts and deletes included; see :mod:`.sparse_state`). They are saved beside local
+    stores (``<file>.db.<collection>.sparse.json`` for Milvus Lite,
+    ``<persist_directory>/embedkit/<collection>.sparse.json`` for Chroma), loaded into the
+    encoder when the store opens and checked against the collection.
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -119,7 +134,7 @@ class EmbedKitVectorStore(VectorStore):
         embedding: Embeddings,
         sparse_embedding: SparseEmbeddings | None = None,
         *,
-        backend: BackendName = "milvus",
+        backend: BackendName | None = None,
         collection_name: str = "embedkit",
         metric: scoring.Metric = "cosine",
         retrieval_mode: RetrievalMode | None = None,
@@ -149,9 +164,12 @@ class EmbedKitVectorStore(VectorStore):
         ef_construction: int | None = None,
         max_neighbors: int | None = None,
     ) -> None:
+        backend = choose_backend(backend, persist_directory, host)
+        check_collection_name(collection_name, backend, uri, persist_directory)
         self.embedding = embedding
         self.sparse_embedding = sparse_embedding
         self.backend_name = backend
+        self._closed = False
         self.collection_name = collection_name
         self.metric = scoring.check_metric(metric)
         self.retrieval_mode = self._check_mode(
@@ -199,9 +217,13 @@ class EmbedKitVectorStore(VectorStore):
                 "max_neighbors": max_neighbors,
             },
         )
-        self._sparse_checked = False
+        state = self._backend.state_path()
+        self._lock = write_lock(str(state) if state is not None else f"store-{id(self)}")
+        self._book: SparseBook | None = None
         if sparse_embedding is not None:
-            self.sparse_embedding = load_state(sparse_embedding, self.sparse_state_path())
+            self._book = SparseBook(sparse_embedding, self._backend, state, collection_name)
+            with self._lock:
+                self._book.open()
 
     # -- housekeeping -----------------------------------------------------------------------
 
@@ -217,7 +239,10 @@ class EmbedKitVectorStore(VectorStore):
         )
 
     def close(self) -> None:
-        """Release the engine (a Milvus Lite file becomes free for other processes)."""
+        """Release the engine (a Milvus Lite file becomes free); a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self._backend.close()
 
     def __enter__(self) -> EmbedKitVectorStore:
@@ -247,108 +272,22 @@ class EmbedKitVectorStore(VectorStore):
         """Where the sparse encoder's fit state is saved (None for servers)."""
         return self._backend.state_path()
 
-    def _ensure_sparse_fitted(self) -> None:
-        sparse = self.sparse_embedding
-        if self._sparse_checked or sparse is None:
-            return
-        if refit_if_unfitted(sparse, self._backend, self.collection_name):
-            self.save_sparse_state()
-        self._sparse_checked = True
-
     def save_sparse_state(self) -> None:
         """Save the sparse encoder's fit state beside a local store (atomic replace)."""
-        if self.sparse_embedding is not None:
-            save_state(self.sparse_embedding, self.sparse_state_path())
+        if self._book is not None:
+            with self._lock:
+                self._book.save()
 
-    # -- writes -------------------------------------------------------------------------------
+    def rebuild_sparse(self) -> None:
+        """Refit the sparse encoder on the stored texts and re-encode every sparse vector.
 
-    def add_texts(
-        self,
-        texts: Iterable[str],
-        metadatas: Iterable[Mapping[str, Any] | None] | None = None,
-        *,
-        ids: Iterable[str | None] | None = None,
-        batch_size: int | None = None,
-        **kwargs: Any,
-    ) -> list[str]:
-        """Embed and store texts in batches; return their ids.
-
-        Args:
-            texts: Texts (any iterable; it is consumed batch by batch).
-            metadatas: One metadata dict per text.
-            ids: One id per text; a missing one (``None``) is derived from the text and
-                metadata, so adding the same content again is a no-op.
-            batch_size: Overrides the store's ``batch_size``.
-
-        Returns:
-            One id per text, in order.
+        Stored document vectors keep the average document length of their write time;
+        after large changes this brings them to the current statistics (it reads and
+        rewrites the whole collection).
         """
-        total = len(texts) if isinstance(texts, Sequence) else None
-        for name, values in (("metadatas", metadatas), ("ids", ids)):
-            if total is not None and isinstance(values, Sequence) and len(values) != total:
-                msg = (
-                    f"add_texts got {total} texts but {len(values)} {name}; pass one per "
-                    "text (None where an id should be derived from the content)."
-                )
-                raise ValueError(msg)
-        meta_iter: Iterable[Mapping[str, Any] | None] = (
-            metadatas if metadatas is not None else _repeat_none()
-        )
-        id_iter: Iterable[str | None] = ids if ids is not None else _repeat_none()
-        items: Iterable[Item] = zip(texts, meta_iter, id_iter)
-        return self._ingest(items, batch_size, total)
-
-    def add_documents(self, documents: Iterable[Document], **kwargs: Any) -> list[str]:
-        """Store documents, keeping ``Document.id`` (an ``ids=`` argument takes precedence)."""
-        ids = kwargs.pop("ids", None)
-        docs: Iterable[Document] = documents
-        total = len(documents) if isinstance(documents, Sequence) else None
-        if ids is not None:
-            items: Iterable[Item] = ((d.page_content, d.metadata, i) for d, i in zip(docs, ids))
-        else:
-            items = ((d.page_content, d.metadata, d.id) for d in docs)
-        return self._ingest(items, kwargs.pop("batch_size", None), total)
-
-    def _ingest(
-        self, items: Iterable[Item], batch_size: int | None, total: int | None
-    ) -> list[str]:
-        return ingest(
-            items,
-            backend=self._backend,
-            embedding=self.embedding,
-            sparse=self.sparse_embedding,
-            batch_size=batch_size or self.batch_size,
-            save_sparse_state=self.save_sparse_state,
-            show_progress_bar=self.show_progress_bar,
-            total=total,
-        )
-
-    def delete(
-        self,
-        ids: list[str] | None = None,
-        *,
-        filter: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> bool | None:
-        """Delete by ids, or every document matching ``filter``; unknown ids are ignored."""
-        if ids is None and filter is None:
-            msg = "delete() needs ids=[...] or filter={...}; neither was given."
-            raise ValueError(msg)
-        if ids is not None and filter is not None:
-            msg = "delete() takes ids or filter, not both; call it twice."
-            raise ValueError(msg)
-        if filter is not None:
-            self._validate_filter(filter)
-            if not filter:
-                msg = (
-                    "delete(filter={}) would delete everything; pass a non-empty filter, or "
-                    "delete the collection itself."
-                )
-                raise ValueError(msg)
-            self._backend.delete_where(filter)
-        else:
-            self._backend.delete(list(ids or []))
-        return True
+        if self._book is not None:
+            with self._lock:
+                self._book.rebuild()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -358,6 +297,7 @@ class EmbedKitVectorStore(VectorStore):
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Documents of the ids that exist, in the order of ``ids``."""
+        ids = check_ids(ids)
         found = {r.id: r for r in self._backend.get(list(dict.fromkeys(ids)))}
         return [self._document(found[i]) for i in ids if i in found]
 
@@ -381,39 +321,62 @@ class EmbedKitVectorStore(VectorStore):
 
     @staticmethod
     def _validate_filter(filter: Mapping[str, Any] | None) -> None:
-        if filter:
+        if check_filter(filter):
             from langchain_embedkit.vectorstores import filters
 
             filters.validate_filter(filter)
 
-    def _embed_sparse_query(self, query: str) -> SparseVector:
-        assert self.sparse_embedding is not None
-        self._ensure_sparse_fitted()
-        return self.sparse_embedding.embed_query(query)
+    def _clamp(self, k: Any, name: str = "k") -> int:
+        """``k`` checked, and no larger than the collection (0 when it is empty)."""
+        value = check_k(k, name)
+        return min(value, self._backend.count()) if value > _CLAMP_FROM else value
+
+    def _query_vector(self, vector: Sequence[float]) -> list[float]:
+        """A query vector checked like a write: finite, of the collection's size."""
+        values = [float(x) for x in vector]
+        check_finite([values])
+        expected = self._backend.dimension()
+        if expected is not None and len(values) != expected:
+            msg = (
+                f"Query dimension mismatch: the collection holds {expected}-dimensional "
+                f"vectors but the query vector has {len(values)}. Search with the model "
+                "the collection was built with."
+            )
+            raise DimensionMismatchError(msg)
+        return values
+
+    def _sparse_ready(self) -> bool:
+        """False when a fittable encoder has no statistics: the collection holds nothing."""
+        book = self._book
+        return book is None or book.fittable is None or book.fittable.is_fitted
 
     def _search(
         self,
         query: str,
-        k: int,
+        k: Any,
         filter: Mapping[str, Any] | None,
         mode: str | None,
-        fetch_k: int | None,
+        fetch_k: Any,
         *,
         with_vectors: bool = False,
     ) -> list[Scored]:
         chosen = self._mode(mode)
         self._validate_filter(filter)
-        if k <= 0:
+        k = self._clamp(k)
+        fetch = self._clamp(fetch_k, "fetch_k") if fetch_k is not None else None
+        if k == 0 or (chosen != "dense" and not self._sparse_ready()):
             return []
         if chosen == "dense":
-            vector = self.embedding.embed_query(query)
+            vector = self._query_vector(self.embedding.embed_query(query))
             hits = self._backend.dense_search(vector, k, filter, with_vectors=with_vectors)
             found = dense_scored(hits, self.metric)
         elif chosen == "sparse":
-            hits = self._backend.sparse_search(self._embed_sparse_query(query), k, filter)
+            assert self.sparse_embedding is not None
+            sparse_q = self.sparse_embedding.embed_query(query)
+            hits = self._backend.sparse_search(sparse_q, k, filter)
             found = sparse_scored(hits, self.sparse_score_scale)
         else:
-            found = self._hybrid(query, k, filter, fetch_k)
+            found = self._hybrid(query, k, filter, fetch)
         # engines order equal scores differently; ties go by id so every engine agrees
         sign = 1.0 if chosen == "dense" and self.metric == "l2" else -1.0
         return sorted(found, key=lambda item: (sign * item[1], item[0].id))
@@ -421,6 +384,7 @@ class EmbedKitVectorStore(VectorStore):
     def _hybrid(
         self, query: str, k: int, filter: Mapping[str, Any] | None, fetch_k: int | None
     ) -> list[Scored]:
+        assert self.sparse_embedding is not None
         settings = FusionSettings(
             metric=self.metric,
             method=self.fusion,
@@ -429,12 +393,13 @@ class EmbedKitVectorStore(VectorStore):
             normalization=self.fusion_normalization,
             sparse_score_scale=self.sparse_score_scale,
         )
+        fetch = max(k, fetch_k or self.fetch_k or default_fetch_k(k))
         return hybrid_search(
             self._backend,
-            self.embedding.embed_query(query),
-            self._embed_sparse_query(query),
+            self._query_vector(self.embedding.embed_query(query)),
+            self.sparse_embedding.embed_query(query),
             k=k,
-            fetch_k=max(k, fetch_k or self.fetch_k or default_fetch_k(k)),
+            fetch_k=self._clamp(fetch, "fetch_k"),
             filter=filter,
             settings=settings,
         )
@@ -449,10 +414,14 @@ class EmbedKitVectorStore(VectorStore):
         fetch_k: int | None = None,
         **kwargs: Any,
     ) -> list[Document]:
-        """The ``k`` best documents for ``query`` (``retrieval_mode`` per call)."""
-        return [
-            self._document(r) for r, _, _ in self._search(query, k, filter, retrieval_mode, fetch_k)
-        ]
+        """The ``k`` best documents for ``query`` (``retrieval_mode`` per call).
+
+        ``filter`` takes the portable filter language; Chroma's ``where=`` and
+        ``where_document=`` are translated onto it, other stores' keywords refused.
+        """
+        where = search_filter(filter, kwargs, "similarity_search")
+        found = self._search(query, k, where, retrieval_mode, fetch_k)
+        return [self._document(r) for r, _, _ in found]
 
     def similarity_search_with_score(
         self,
@@ -465,19 +434,21 @@ class EmbedKitVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         """Documents with raw scores: see :mod:`.scoring` for each metric and mode."""
-        found = self._search(query, k, filter, retrieval_mode, fetch_k)
+        where = search_filter(filter, kwargs, "similarity_search_with_score")
+        found = self._search(query, k, where, retrieval_mode, fetch_k)
         return [(self._document(r), raw) for r, raw, _ in found]
 
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[Document, float]]:
-        found = self._search(
-            query,
-            k,
+        options = ("retrieval_mode", "fetch_k")
+        where = search_filter(
             kwargs.get("filter"),
-            kwargs.get("retrieval_mode"),
-            kwargs.get("fetch_k"),
+            {key: v for key, v in kwargs.items() if key != "filter"},
+            "similarity_search_with_relevance_scores",
+            allowed=options,
         )
+        found = self._search(query, k, where, kwargs.get("retrieval_mode"), kwargs.get("fetch_k"))
         return [(self._document(r), rel) for r, _, rel in found]
 
     async def _asimilarity_search_with_relevance_scores(
@@ -499,8 +470,12 @@ class EmbedKitVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[tuple[Document, float]]:
         """Dense search by a query vector; raw scores."""
-        self._validate_filter(filter)
-        hits = self._backend.dense_search(embedding, k, filter)
+        where = search_filter(filter, kwargs, "similarity_search_by_vector")
+        self._validate_filter(where)
+        k = self._clamp(k)
+        if k == 0:
+            return []
+        hits = self._backend.dense_search(self._query_vector(embedding), k, where)
         return [(self._document(h.record), h.score) for h in hits]
 
     def similarity_search_by_vector(
@@ -511,7 +486,8 @@ class EmbedKitVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Dense search by a query vector."""
-        return [d for d, _ in self.similarity_search_with_score_by_vector(embedding, k, filter)]
+        found = self.similarity_search_with_score_by_vector(embedding, k, filter, **kwargs)
+        return [d for d, _ in found]
 
     def max_marginal_relevance_search(
         self,
@@ -525,20 +501,22 @@ class EmbedKitVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """Diverse results: ``fetch_k`` candidates (any mode), re-ranked by MMR on dense vectors."""
+        where = search_filter(filter, kwargs, "max_marginal_relevance_search")
         mode = self._mode(retrieval_mode)
-        fetch = max(k, fetch_k)
+        k = check_k(k)
+        fetch = max(k, check_k(fetch_k, "fetch_k"))
         if mode == "dense":
             vector = self.embedding.embed_query(query)
             return self.max_marginal_relevance_search_by_vector(
-                vector, k, fetch, lambda_mult, filter
+                vector, k, fetch, lambda_mult, where
             )
-        candidates = [r for r, _, _ in self._search(query, fetch, filter, mode, fetch)]
+        candidates = [r for r, _, _ in self._search(query, fetch, where, mode, fetch)]
         with_vectors = {
             r.id: r for r in self._backend.get([r.id for r in candidates], with_vectors=True)
         }
         pool = [with_vectors[r.id] for r in candidates if r.id in with_vectors]
         chosen = scoring.mmr_select(
-            self.embedding.embed_query(query),
+            self._query_vector(self.embedding.embed_query(query)),
             [r.vector or [] for r in pool],
             k=k,
             lambda_mult=lambda_mult,
@@ -555,10 +533,16 @@ class EmbedKitVectorStore(VectorStore):
         **kwargs: Any,
     ) -> list[Document]:
         """MMR over the ``fetch_k`` nearest documents to a query vector."""
-        self._validate_filter(filter)
-        hits = self._backend.dense_search(embedding, max(k, fetch_k), filter, with_vectors=True)
+        where = search_filter(filter, kwargs, "max_marginal_relevance_search_by_vector")
+        self._validate_filter(where)
+        k = check_k(k)
+        fetch = self._clamp(max(k, check_k(fetch_k, "fetch_k")), "fetch_k")
+        if fetch == 0:
+            return []
+        vector = self._query_vector(embedding)
+        hits = self._backend.dense_search(vector, fetch, where, with_vectors=True)
         chosen = scoring.mmr_select(
-            embedding, [h.record.vector or [] for h in hits], k=k, lambda_mult=lambda_mult
+            vector, [h.record.vector or [] for h in hits], k=k, lambda_mult=lambda_mult
         )
         return [self._document(hits[i].record) for i in chosen]
 
@@ -577,7 +561,7 @@ class EmbedKitVectorStore(VectorStore):
         """Create a store (constructor keywords in ``kwargs``) and add ``texts``."""
         batch_size = kwargs.pop("add_batch_size", None)
         store = cls(embedding, **kwargs)
-        store.add_texts(texts, metadatas, ids=ids, batch_size=batch_size)
+        store.add_texts(texts, metadatas, ids, batch_size=batch_size)
         return store
 
     def as_retriever(self, **kwargs: Any) -> VectorStoreRetriever:
@@ -597,8 +581,3 @@ class EmbedKitVectorStore(VectorStore):
         if "retrieval_mode" in search_kwargs:
             self._mode(search_kwargs["retrieval_mode"])
         return super().as_retriever(search_kwargs=search_kwargs, **kwargs)
-
-
-def _repeat_none() -> Iterable[None]:
-    while True:
-        yield None

@@ -94,6 +94,15 @@ class Backend(Protocol):
     def iter_texts(self, batch_size: int) -> Iterator[list[str]]:
         """Every stored text, a page at a time (to refit a sparse encoder)."""
 
+    def iter_records(self, filter: Filter | None, batch_size: int) -> Iterator[list[Record]]:
+        """Ids and texts (no metadata) of the records matching ``filter``, a page at a time."""
+
+    def write_sparse(self, ids: Sequence[str], vectors: Sequence[SparseVector]) -> None:
+        """Replace the sparse vectors of stored records (re-encoding); nothing else changes."""
+
+    def drop(self) -> None:
+        """Delete the collection itself; the next write creates it again."""
+
     def dense_search(
         self,
         vector: Sequence[float],

@@ -39,6 +39,9 @@ SPARSE_KEY = "embedkit:sparse"
 _RESERVED = (SPARSE_KEY, "chroma:document")
 _INT64 = 2**63
 _PAGE = 5000
+# ids per look-up: SQLite caps bound variables (32,766, or 999 on older builds), and a
+# filter adds its own next to the ids
+_ID_PAGE = 900
 _RECHECK_S = 1.0
 
 
@@ -131,7 +134,8 @@ class ChromaBackend:
         self.collection_name = collection_name
         self.metric = metric
         self.with_sparse = with_sparse
-        configuration = {"hnsw": {"space": metric, **dict(hnsw or {})}}
+        self._hnsw = dict(hnsw or {})
+        configuration = {"hnsw": {"space": metric, **self._hnsw}}
         self.collection = self.client.get_or_create_collection(
             collection_name, embedding_function=None, configuration=configuration
         )
@@ -172,9 +176,10 @@ class ChromaBackend:
         if not ids:
             return {}
         found: dict[str, set[str]] = {}
-        for start in range(0, len(ids), _PAGE):
-            got = self.collection.get(ids=list(ids[start : start + _PAGE]), include=["metadatas"])
-            for doc_id, meta in zip(got["ids"], got["metadatas"] or []):
+        for start in range(0, len(ids), _ID_PAGE):
+            part = list(ids[start : start + _ID_PAGE])
+            got = self.collection.get(ids=part, include=["metadatas"])
+            for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
                 found[doc_id] = set(meta or {})
         return found
 
@@ -223,7 +228,7 @@ class ChromaBackend:
                 metadata=self._clean(meta),
                 vector=[float(x) for x in vectors[i]] if vectors is not None else None,
             )
-            for i, (doc_id, doc, meta) in enumerate(zip(got["ids"], docs, metas))
+            for i, (doc_id, doc, meta) in enumerate(zip(got["ids"], docs, metas, strict=True))
         ]
 
     def _include(self, with_vectors: bool) -> list[str]:
@@ -238,9 +243,9 @@ class ChromaBackend:
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Record]:
         out: list[Record] = []
-        for start in range(0, len(ids), _PAGE):
+        for start in range(0, len(ids), _ID_PAGE):
             got = self.collection.get(
-                ids=list(ids[start : start + _PAGE]), include=self._include(with_vectors)
+                ids=list(ids[start : start + _ID_PAGE]), include=self._include(with_vectors)
             )
             out.extend(self._records(got, with_vectors))
         return out
@@ -267,7 +272,7 @@ class ChromaBackend:
             out["where_document"] = where_document
         return out
 
-    def _matching_ids(self, filter: Filter) -> list[str]:
+    def _matching_ids(self, filter: Filter | None) -> list[str]:
         ids: list[str] = []
         offset = 0
         while True:
@@ -298,6 +303,43 @@ class ChromaBackend:
                 return
             yield [d or "" for d in got["documents"] or []]
             offset += len(got["ids"])
+
+    def iter_records(self, filter: Filter | None, batch_size: int) -> Iterator[list[Record]]:
+        # ids first (one page of a changing result set could skip rows), texts by id
+        ids = self._matching_ids(filter)
+        for start in range(0, len(ids), batch_size):
+            page = ids[start : start + batch_size]
+            records: list[Record] = []
+            for at in range(0, len(page), _ID_PAGE):
+                got = self.collection.get(ids=page[at : at + _ID_PAGE], include=["documents"])
+                records.extend(
+                    Record(id=doc_id, text=doc or "")
+                    for doc_id, doc in zip(got["ids"], got["documents"] or [], strict=True)
+                )
+            yield records
+
+    def write_sparse(self, ids: Sequence[str], vectors: Sequence[SparseVector]) -> None:
+        if not ids or not self.with_sparse:
+            return
+        step = self.max_rows_per_write()
+        for start in range(0, len(ids), step):
+            part = list(ids[start : start + step])
+            # update merges metadata: only the sparse key changes
+            self.collection.update(
+                ids=part,
+                metadatas=[{SPARSE_KEY: encode_sparse(v)} for v in vectors[start : start + step]],
+            )
+        if self._index is not None:
+            self._index.upsert(list(ids), list(vectors))
+
+    def drop(self) -> None:
+        self.client.delete_collection(self.collection_name)
+        self._index = None
+        self._dim = None
+        configuration = {"hnsw": {"space": self.metric, **self._hnsw}}
+        self.collection = self.client.get_or_create_collection(
+            self.collection_name, embedding_function=None, configuration=configuration
+        )
 
     def _to_raw(self, distance: float) -> float:
         # Chroma returns distances: cosine 1 - cos, ip 1 - dot, l2 squared Euclidean
@@ -331,7 +373,7 @@ class ChromaBackend:
             first["embeddings"] = (got.get("embeddings") or [[]])[0]
         records = self._records(first, with_vectors)
         distances = (got.get("distances") or [[]])[0]
-        return [Hit(r, self._to_raw(d)) for r, d in zip(records, distances)]
+        return [Hit(r, self._to_raw(d)) for r, d in zip(records, distances, strict=True)]
 
     def _sparse_index(self) -> SparseIndex:
         # this process keeps the index current; another writer is noticed by the count,
@@ -372,7 +414,10 @@ class ChromaBackend:
             # needs the full list of matching ids
             where = self._where(filter)
             candidates = [doc_id for doc_id, _ in ranked]
-            matching = set(self.collection.get(ids=candidates, include=[], **where)["ids"])
+            matching: set[str] = set()
+            for start in range(0, len(candidates), _ID_PAGE):
+                part = candidates[start : start + _ID_PAGE]
+                matching.update(self.collection.get(ids=part, include=[], **where)["ids"])
             kept = [(d, s) for d, s in ranked if d in matching]
             if len(kept) >= k or len(ranked) < max(10 * k, 100):
                 ranked = kept[:k]

@@ -108,6 +108,7 @@ class MilvusBackend:
         self._exists = False
         self._written: set[str] | None = None  # see _lite_ids
         self._warned_size = False
+        self._closed = False
         self._path = os.path.abspath(uri) if self.local else None
         kwargs: dict[str, Any] = dict(client_kwargs or {})
         if token is not None:
@@ -435,6 +436,42 @@ class MilvusBackend:
         finally:
             iterator.close()
 
+    def iter_records(self, filter: Filter | None, batch_size: int) -> Iterator[list[Record]]:
+        if not self._ready():
+            return
+        iterator = self.client.query_iterator(
+            self.collection_name,
+            batch_size=batch_size,
+            filter=self._expr(filter),
+            output_fields=["text"],
+        )
+        try:
+            while rows := iterator.next():
+                yield [Record(id=str(r["id"]), text=str(r["text"])) for r in rows]
+        finally:
+            iterator.close()
+
+    def write_sparse(self, ids: Sequence[str], vectors: Sequence[SparseVector]) -> None:
+        by_id = dict(zip(ids, vectors, strict=True))
+        records = self.get(list(ids), with_vectors=True)
+        rows = [
+            Row(r.id, r.text, r.metadata, r.vector or [], by_id[r.id])
+            for r in records
+            if r.id in by_id
+        ]
+        for start in range(0, len(rows), _MAX_IDS_PER_REQUEST):
+            self.write(rows[start : start + _MAX_IDS_PER_REQUEST], {key: set() for key in ids})
+
+    def drop(self) -> None:
+        if self._ready():
+            self.client.drop_collection(self.collection_name)
+        self._exists = False
+        self._dim = None
+        if self._path is not None:
+            with _lite_lock:
+                _lite_ids.pop((self._path, self.collection_name), None)
+            self._written = None
+
     def _dense_params(self) -> dict[str, Any]:
         return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}
 
@@ -521,6 +558,9 @@ class MilvusBackend:
         return Path(f"{self._path}.{self.collection_name}.sparse.json")
 
     def close(self) -> None:
+        if self._closed:  # a second close must not release another store's server
+            return
+        self._closed = True
         self.client.close()
         if self._path is None:
             return

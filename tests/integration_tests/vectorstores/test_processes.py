@@ -86,6 +86,26 @@ def test_writer_killed_mid_ingest_then_rerun_stores_each_document_once(
     assert result["filtered"] == list(range(1, n, 5))
 
 
+@pytest.mark.parametrize("point", ["before-write", "after-write"])
+@pytest.mark.parametrize("engine", ["milvus", "chroma"])
+def test_kill_9_between_the_write_and_the_state_save_then_rerun(
+    engine: str, point: str, tmp_path: Path
+) -> None:
+    where = location(engine, tmp_path)
+    n = 200
+    crashed = run("crash", engine, where, str(n), point, "3")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr[-3000:]
+    # reopen: the statistics equal a fresh fit on what was stored, before any new write
+    early = query(engine, where, n, "verify")
+    assert early["stats_match"], early
+    assert 0 < early["count"] < n
+    # re-running the same call completes it; every document is found by its own token
+    result = query(engine, where, n, "resume")
+    assert result["count"] == n
+    final = query(engine, where, n, "verify")
+    assert final["stats_match"] and final["wrong"] == [] and final["count"] == n
+
+
 def test_second_process_on_an_open_milvus_lite_file_gets_a_clear_error(tmp_path: Path) -> None:
     where = location("milvus", tmp_path)
     store = EmbedKitVectorStore(

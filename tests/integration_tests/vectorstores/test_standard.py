@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
+from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 from langchain_embedkit.vectorstores import EmbedKitVectorStore
 
 
@@ -62,3 +63,34 @@ class TestChromaServer(VectorStoreIntegrationTests):
             yield store
         finally:
             store._backend.client.delete_collection(store.collection_name)  # type: ignore[attr-defined]
+
+
+class TestChromaPersistentWithBM25(VectorStoreIntegrationTests):
+    """The suite again with a BM25 encoder: statistics follow every write and delete."""
+
+    @pytest.fixture()
+    def vectorstore(self, tmp_path: Path) -> Iterator[EmbedKitVectorStore]:  # type: ignore[override]
+        store = EmbedKitVectorStore(
+            self.get_embeddings(),
+            BM25SparseEmbeddings(),
+            backend="chroma",
+            collection_name=_name(),
+            persist_directory=tmp_path / "chroma",
+        )
+        yield store
+        store.close()
+
+
+class TestMilvusLiteWithBM25(VectorStoreIntegrationTests):
+    """The suite again with a BM25 encoder on Milvus Lite."""
+
+    @pytest.fixture()
+    def vectorstore(self, tmp_path: Path) -> Iterator[EmbedKitVectorStore]:  # type: ignore[override]
+        store = EmbedKitVectorStore(
+            self.get_embeddings(),
+            BM25SparseEmbeddings(),
+            backend="milvus",
+            uri=str(tmp_path / "milvus.db"),
+        )
+        yield store
+        store.close()
