@@ -39,6 +39,7 @@ demo: setup
 
 lint: setup
 	$(VENV)/bin/ruff check langchain_embedkit tests benchmarks
+	$(VENV)/bin/ruff format --check langchain_embedkit tests benchmarks
 	$(VENV)/bin/mypy
 
 test: lint

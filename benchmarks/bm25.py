@@ -60,7 +60,7 @@ def ndcg_at_10(
     results: list[list[int]], doc_ids: list[str], query_ids: list[str], qrels: Qrels
 ) -> float:
     """Mean nDCG@10 over ``query_ids`` (BEIR's definition, from ``evaluation.metrics``)."""
-    run = {q: [doc_ids[row] for row in rows] for q, rows in zip(query_ids, results)}
+    run = {q: [doc_ids[row] for row in rows] for q, rows in zip(query_ids, results, strict=True)}
     means, _ = evaluate_run(qrels, run, k_values=(10,), metrics=("ndcg",))
     return means["nDCG@10"]
 
@@ -108,9 +108,7 @@ def prepare_rank_bm25(docs: list[str]) -> tuple[Any, Callable[[str], list[str]]]
     return BM25Okapi([analyzer(doc) for doc in docs]), analyzer
 
 
-def run_rank_bm25(
-    model: Any, analyzer: Callable[[str], list[str]], queries: list[str]
-) -> Outcome:
+def run_rank_bm25(model: Any, analyzer: Callable[[str], list[str]], queries: list[str]) -> Outcome:
     start = time.perf_counter()
     results = []
     for query in queries:
@@ -164,8 +162,12 @@ def main() -> int:
     sample = docs[:200]
     ours_tokens = [AutoAnalyzer()(doc) for doc in sample]
     peer_tokens = bm25s.tokenize(
-        sample, token_pattern=r"\w+", stopwords=sorted(load_stopwords("en")),
-        stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False,
+        sample,
+        token_pattern=r"\w+",
+        stopwords=sorted(load_stopwords("en")),
+        stemmer=Stemmer.Stemmer("english"),
+        return_ids=False,
+        show_progress=False,
     )
     assert [sorted(t) for t in ours_tokens] == [sorted(t) for t in peer_tokens], "tokens differ"
     rank_model, rank_analyzer = prepare_rank_bm25(docs)
@@ -200,21 +202,62 @@ def main() -> int:
     }
     n = len(queries)
     rows = [
-        row(f"total time: fit + encode corpus + {n} queries + top-10", median("ours", "total"),
-            median("bm25s", "total"), "bm25s 0.3 (lucene, same tokens)", "<= 1.5", "s"),
-        row("index time: fit + encode corpus", median("ours", "index"),
-            median("bm25s", "index"), "bm25s 0.3 (lucene, same tokens)", "", "s"),
-        row(f"query time: encode {n} queries + exact top-10", median("ours", "query"),
-            median("bm25s", "query"), "bm25s 0.3 (lucene, same tokens)", "", "s"),
-        row(f"query time: encode {n} queries + exact top-10", median("ours", "query"),
-            median("rank_bm25", "query"), "rank_bm25 BM25Okapi (same tokens)",
-            "<= 0.05 (>= 20x faster)", "s"),
-        row("nDCG@10, Snowball stemming (default)", ndcg["ours"], ndcg["bm25s"],
-            "bm25s 0.3 (lucene, same tokens)", ">= 0.66", "nDCG@10"),
-        row("nDCG@10, no stemming", ndcg["ours_nostem"], ndcg["bm25s_nostem"],
-            "bm25s 0.3 (lucene, same tokens)", ">= 0.66", "nDCG@10"),
-        row("nDCG@10, Snowball stemming (default)", ndcg["ours"], ndcg["rank_bm25"],
-            "rank_bm25 BM25Okapi (same tokens)", ">= 0.66", "nDCG@10"),
+        row(
+            f"total time: fit + encode corpus + {n} queries + top-10",
+            median("ours", "total"),
+            median("bm25s", "total"),
+            "bm25s 0.3 (lucene, same tokens)",
+            "<= 1.5",
+            "s",
+        ),
+        row(
+            "index time: fit + encode corpus",
+            median("ours", "index"),
+            median("bm25s", "index"),
+            "bm25s 0.3 (lucene, same tokens)",
+            "",
+            "s",
+        ),
+        row(
+            f"query time: encode {n} queries + exact top-10",
+            median("ours", "query"),
+            median("bm25s", "query"),
+            "bm25s 0.3 (lucene, same tokens)",
+            "",
+            "s",
+        ),
+        row(
+            f"query time: encode {n} queries + exact top-10",
+            median("ours", "query"),
+            median("rank_bm25", "query"),
+            "rank_bm25 BM25Okapi (same tokens)",
+            "<= 0.05 (>= 20x faster)",
+            "s",
+        ),
+        row(
+            "nDCG@10, Snowball stemming (default)",
+            ndcg["ours"],
+            ndcg["bm25s"],
+            "bm25s 0.3 (lucene, same tokens)",
+            ">= 0.66",
+            "nDCG@10",
+        ),
+        row(
+            "nDCG@10, no stemming",
+            ndcg["ours_nostem"],
+            ndcg["bm25s_nostem"],
+            "bm25s 0.3 (lucene, same tokens)",
+            ">= 0.66",
+            "nDCG@10",
+        ),
+        row(
+            "nDCG@10, Snowball stemming (default)",
+            ndcg["ours"],
+            ndcg["rank_bm25"],
+            "rank_bm25 BM25Okapi (same tokens)",
+            ">= 0.66",
+            "nDCG@10",
+        ),
     ]
     print()
     print("| metric | ours | peer | peer name | ratio ours/peer | goal |")

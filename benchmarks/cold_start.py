@@ -36,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.data import scifact_dir  # noqa: E402
+
 QUERY = "What is the effect of vitamin D on bone density?"
 # A search through the command's own entry point; TORCH=1 swaps in the torch path, so both
 # cases pay for the same wrapper.
@@ -90,10 +92,12 @@ def run_child(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
 def build_store(folder: Path, data: Path, chunks: int, cache: Path) -> None:
     from langchain_embedkit.evaluation import load_beir
 
-    if not (data / "corpus.jsonl").is_file():
-        msg = f"SciFact corpus not found in {data}; pass --data to a BEIR-format folder."
-        raise SystemExit(msg)
-    passages = list(load_beir(data).corpus.items())[:chunks]
+    try:
+        dataset = load_beir(data)
+    except FileNotFoundError as exc:
+        msg = f"{exc} Pass --data to a BEIR-format folder."
+        raise SystemExit(msg) from exc
+    passages = list(dataset.corpus.items())[:chunks]
     docs = folder / "docs"
     docs.mkdir(parents=True, exist_ok=True)
     with (docs / "scifact.jsonl").open("w", encoding="utf-8") as handle:
@@ -108,13 +112,11 @@ def build_store(folder: Path, data: Path, chunks: int, cache: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--chunks", type=int, default=100, help="chunks in the store")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes per case")
     parser.add_argument("--smoke", action="store_true", help="20 chunks, 2 runs per case")
-    parser.add_argument(
-        "--out", type=Path, default=REPO / "benchmarks" / "out" / "cold_start.json"
-    )
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "cold_start.json")
     args = parser.parse_args()
     if args.smoke:
         args.chunks, args.runs = 20, 2

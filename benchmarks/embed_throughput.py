@@ -64,7 +64,7 @@ def ndcg10(doc_vectors: Any, query_vectors: Any, ids: list[str], qrels: list[Any
 
     scores = np.asarray(query_vectors) @ np.asarray(doc_vectors).T
     values = []
-    for row, rel in zip(scores, qrels):
+    for row, rel in zip(scores, qrels, strict=True):
         top = np.argsort(-row)[:10]
         values.append(ndcg_at_k([ids[i] for i in top], rel, 10))
     return float(np.mean(values)) if values else float("nan")
@@ -114,9 +114,7 @@ def main() -> int:
     raw = SentenceTransformer(packaged_model_path(), device="cpu")
     ours = DefaultEmbeddings(backend="torch", device="cpu", batch_size=bs)
     export_s, fast = timed(
-        lambda: DefaultEmbeddings(
-            backend="onnx", batch_size=bs, onnx_cache_dir=args.onnx_cache_dir
-        )
+        lambda: DefaultEmbeddings(backend="onnx", batch_size=bs, onnx_cache_dir=args.onnx_cache_dir)
     )
     print(f"ONNX int8 model ready in {export_s:.1f} s ({fast.engine}; built once, then cached)")
     fp32_onnx = DefaultEmbeddings(

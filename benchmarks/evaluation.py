@@ -72,10 +72,10 @@ class PrecomputedEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         missing = [t for t in texts if t not in self.rows]
-        extra = dict(zip(missing, self.model.embed_documents(missing))) if missing else {}
-        return [
-            self.matrix[self.rows[t]].tolist() if t in self.rows else extra[t] for t in texts
-        ]
+        extra = (
+            dict(zip(missing, self.model.embed_documents(missing), strict=True)) if missing else {}
+        )
+        return [self.matrix[self.rows[t]].tolist() if t in self.rows else extra[t] for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.model.embed_query(text)
@@ -168,8 +168,13 @@ def build(
     bm25 = BM25SparseEmbeddings().fit(texts)
     sparse = SparseIndex(doc_ids, bm25.embed_documents(texts))
     dense = DenseIndex(doc_ids, matrix)
-    common: dict[str, Any] = {"embeddings": model, "dense": dense, "bm25": bm25,
-                              "sparse": sparse, "corpus": dataset.corpus}
+    common: dict[str, Any] = {
+        "embeddings": model,
+        "dense": dense,
+        "bm25": bm25,
+        "sparse": sparse,
+        "corpus": dataset.corpus,
+    }
 
     suffix = str(os.getpid())
     chroma = Chroma(collection_name=f"bench-eval-peer-{suffix}", embedding_function=shared)
@@ -179,8 +184,11 @@ def build(
     ensemble = EnsembleRetriever(retrievers=[bm25_peer, peer_dense], weights=[0.5, 0.5])
 
     store = EmbedKitVectorStore(
-        shared, BM25SparseEmbeddings(), backend="chroma",
-        collection_name=f"bench-eval-ours-{suffix}", fetch_k=FETCH_K,
+        shared,
+        BM25SparseEmbeddings(),
+        backend="chroma",
+        collection_name=f"bench-eval-ours-{suffix}",
+        fetch_k=FETCH_K,
     )
     store.add_documents(docs)
 
@@ -210,7 +218,7 @@ def time_queries(
     turn = 0
     for _ in range(repeats):
         for query in queries:
-            for name in order[turn % len(order):] + order[: turn % len(order)]:
+            for name in order[turn % len(order) :] + order[: turn % len(order)]:
                 start = time.perf_counter()
                 systems[name].invoke(query)
                 times[name].append((time.perf_counter() - start) * 1000)
@@ -222,8 +230,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing passes")
-    parser.add_argument("--smoke", action="store_true",
-                        help="20 queries over a 300-document subset, one timing pass")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="20 queries over a 300-document subset, one timing pass",
+    )
     parser.add_argument("--cache-dir", type=Path, default=REPO / "benchmarks" / "out" / "cache")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "evaluation.json")
     args = parser.parse_args()
@@ -251,39 +262,65 @@ def main() -> int:
         ("dense", "ours dense", "peer dense", "ours 0.645 +- 0.005"),
         ("BM25", "ours bm25", "peer bm25", "ours >= 0.66"),
         ("hybrid", "ours hybrid", "peer hybrid", "ours >= 0.69, ratio > 1"),
-        ("hybrid, EmbedKitVectorStore (Chroma)", "ours store hybrid", "peer hybrid",
-         "ours >= 0.69, ratio > 1"),
+        (
+            "hybrid, EmbedKitVectorStore (Chroma)",
+            "ours store hybrid",
+            "peer hybrid",
+            "ours >= 0.69, ratio > 1",
+        ),
     ]
     for label, ours, peer, goal in pairs:
         a = quality[ours].metrics[f"nDCG@{K}"]
         b = quality[peer].metrics[f"nDCG@{K}"]
-        rows.append({"metric": f"SciFact nDCG@{K}, {label}", "ours": round(a, 4),
-                     "peer": round(b, 4), "peer_name": peer_names[peer],
-                     "ratio": round(a / b, 4) if b else None,
-                     "goal": goal if not args.smoke else "", "unit": ""})
+        rows.append(
+            {
+                "metric": f"SciFact nDCG@{K}, {label}",
+                "ours": round(a, 4),
+                "peer": round(b, 4),
+                "peer_name": peer_names[peer],
+                "ratio": round(a / b, 4) if b else None,
+                "goal": goal if not args.smoke else "",
+                "unit": "",
+            }
+        )
     for label, ours, peer, _ in pairs:
         a, b = p50[ours], p50[peer]
-        rows.append({"metric": f"query latency p50, {label} (invoke, query encoding included)",
-                     "ours": round(a, 3), "peer": round(b, 3), "peer_name": peer_names[peer],
-                     "ratio": round(a / b, 4) if b else None, "goal": "ratio <= 1", "unit": "ms"})
-    rows.append({
-        "metric": f"most documents returned when asked for {K} (hybrid)",
-        "ours": quality["ours store hybrid"].info["max_returned"],
-        "peer": quality["peer hybrid"].info["max_returned"],
-        "peer_name": peer_names["peer hybrid"],
-        "ratio": round(
-            quality["ours store hybrid"].info["max_returned"]
-            / max(1, quality["peer hybrid"].info["max_returned"]), 4),
-        "goal": f"ours == {K}", "unit": "docs",
-    })
+        rows.append(
+            {
+                "metric": f"query latency p50, {label} (invoke, query encoding included)",
+                "ours": round(a, 3),
+                "peer": round(b, 3),
+                "peer_name": peer_names[peer],
+                "ratio": round(a / b, 4) if b else None,
+                "goal": "ratio <= 1",
+                "unit": "ms",
+            }
+        )
+    rows.append(
+        {
+            "metric": f"most documents returned when asked for {K} (hybrid)",
+            "ours": quality["ours store hybrid"].info["max_returned"],
+            "peer": quality["peer hybrid"].info["max_returned"],
+            "peer_name": peer_names["peer hybrid"],
+            "ratio": round(
+                quality["ours store hybrid"].info["max_returned"]
+                / max(1, quality["peer hybrid"].info["max_returned"]),
+                4,
+            ),
+            "goal": f"ours == {K}",
+            "unit": "docs",
+        }
+    )
 
     print()
     print("| metric | ours | peer | peer | ratio | goal |")
     print("|---|---:|---:|---|---:|---|")
     for row in rows:
         unit = f" {row['unit']}" if row["unit"] else ""
-        print(f"| {row['metric']} | {row['ours']}{unit} | {row['peer']}{unit} | "
-              f"{row['peer_name']} | {row['ratio']} | {row['goal']} |")
+        print(
+            f"| {row['metric']} | {row['ours']}{unit} | {row['peer']}{unit} | "
+            f"{row['peer_name']} | {row['ratio']} | {row['goal']} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {args.out}")

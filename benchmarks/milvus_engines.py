@@ -45,9 +45,7 @@ def raw_collection(uri: str, dim: int, local: bool) -> tuple[Any, str]:
     schema.add_field("metadata", DataType.JSON)
     schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
     index = client.prepare_index_params()
-    index.add_index(
-        "dense", index_type="FLAT" if local else "AUTOINDEX", metric_type="COSINE"
-    )
+    index.add_index("dense", index_type="FLAT" if local else "AUTOINDEX", metric_type="COSINE")
     client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
     return client, name
 

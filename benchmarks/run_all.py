@@ -61,9 +61,7 @@ PACKAGES = (
 def scripts() -> list[Path]:
     """Every benchmark script: ``*.py`` here except this runner and ``_private`` helpers."""
     return sorted(
-        p
-        for p in HERE.glob("*.py")
-        if p.name != Path(__file__).name and not p.name.startswith("_")
+        p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")
     )
 
 
@@ -100,12 +98,18 @@ def versions() -> dict[str, str]:
 def git_revision() -> str | None:
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
             timeout=10,
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-            capture_output=True, text=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -136,9 +140,7 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def report(
-    results: list[dict[str, Any]], *, smoke: bool, command: str, started: datetime
-) -> str:
+def report(results: list[dict[str, Any]], *, smoke: bool, command: str, started: datetime) -> str:
     ram = memory_gib()
     lines = [
         "# Benchmark results" + (" (smoke run: small sizes, not for publishing)" if smoke else ""),
@@ -202,18 +204,28 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes, only check they run")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="run only these scripts (file names with or without .py)")
-    parser.add_argument("--report", type=Path, default=None,
-                        help="report path (default RESULTS.md, or out/RESULTS.smoke.md)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="run only these scripts (file names with or without .py)",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="report path (default RESULTS.md, or out/RESULTS.smoke.md)",
+    )
     args = parser.parse_args(argv)
     chosen = scripts()
     if args.only:
         wanted = {name.removesuffix(".py") for name in args.only}
         unknown = wanted - {p.stem for p in chosen}
         if unknown:
-            print(f"unknown scripts: {sorted(unknown)}; available: {[p.stem for p in chosen]}",
-                  file=sys.stderr)
+            print(
+                f"unknown scripts: {sorted(unknown)}; available: {[p.stem for p in chosen]}",
+                file=sys.stderr,
+            )
             return 2
         chosen = [p for p in chosen if p.stem in wanted]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -238,11 +250,20 @@ def main(argv: list[str] | None = None) -> int:
                 rows.extend(read_rows(path))
             except (OSError, ValueError) as exc:
                 errors.append(f"Could not read {path.name}: {exc}")
-        results.append({"script": script.name, "command": shown, "returncode": proc.returncode,
-                        "seconds": seconds, "rows": rows, "errors": errors})
+        results.append(
+            {
+                "script": script.name,
+                "command": shown,
+                "returncode": proc.returncode,
+                "seconds": seconds,
+                "rows": rows,
+                "errors": errors,
+            }
+        )
     target = args.report or (OUT / "RESULTS.smoke.md" if args.smoke else HERE / "RESULTS.md")
-    target.write_text(report(results, smoke=args.smoke, command=command, started=started),
-                      encoding="utf-8")
+    target.write_text(
+        report(results, smoke=args.smoke, command=command, started=started), encoding="utf-8"
+    )
     print(f"wrote {target.relative_to(REPO) if target.is_relative_to(REPO) else target}")
     failed = [r["script"] for r in results if r["returncode"] != 0]
     if failed:

@@ -68,7 +68,7 @@ def rrf(
         raise ValueError(msg)
     ws = _check_weights(rankings, weights)
     scores: dict[str, float] = {}
-    for ranking, w in zip(rankings, ws):
+    for ranking, w in zip(rankings, ws, strict=True):
         seen: set[str] = set()
         for rank, (doc_id, _) in enumerate(ranking, start=1):
             if doc_id in seen:
@@ -121,7 +121,7 @@ def weighted(
         raise ValueError(msg)
     ws = _check_weights(rankings, weights)
     scores: dict[str, float] = {}
-    for ranking, w in zip(rankings, ws):
+    for ranking, w in zip(rankings, ws, strict=True):
         normed = _minmax(ranking) if normalization == "minmax" else dict(ranking)
         for doc_id, s in normed.items():
             scores[doc_id] = scores.get(doc_id, 0.0) + w * s

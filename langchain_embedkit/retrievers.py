@@ -283,8 +283,6 @@ class HybridRetriever(BaseRetriever):
                 calls.append(runnable.ainvoke(query, config, **leg_kwargs))
             else:
                 # The inherited async path drops per-call arguments; run the sync one.
-                calls.append(
-                    run_in_executor(config, runnable.invoke, query, config, **leg_kwargs)
-                )
+                calls.append(run_in_executor(config, runnable.invoke, query, config, **leg_kwargs))
         results = await asyncio.gather(*calls)
         return self._fuse([list(r) for r in results], final_k)

@@ -79,12 +79,14 @@ class SparseVector:
 
     def as_dict(self) -> dict[int, float]:
         """``{index: value}``, the form Milvus' ``SPARSE_FLOAT_VECTOR`` takes."""
-        return dict(zip(self.indices, self.values))
+        return dict(zip(self.indices, self.values, strict=True))
 
     def dot(self, other: SparseVector) -> float:
         """Inner product with another sparse vector."""
         mine = self.as_dict()
-        return float(sum(mine.get(i, 0.0) * v for i, v in zip(other.indices, other.values)))
+        return float(
+            sum(mine.get(i, 0.0) * v for i, v in zip(other.indices, other.values, strict=True))
+        )
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -58,7 +58,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max([_width(h)] + [_width(row[i]) for row in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [c + " " * (w - _width(c)) for c, w in zip(cells, widths)]
+        padded = [c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)]
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
@@ -81,6 +81,6 @@ def _results_table(results: Sequence[tuple[Document, float]]) -> str:
         for i, h in enumerate(("rank", "score", "id", "source"))
     )
     room = max(30, shutil.get_terminal_size((120, 24)).columns - used)
-    for row, (doc, _) in zip(rows, results):
+    for row, (doc, _) in zip(rows, results, strict=True):
         row.append(_clip(doc.page_content, room))
     return format_table(["rank", "score", "id", "source", "text"], rows)

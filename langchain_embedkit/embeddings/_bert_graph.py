@@ -205,14 +205,15 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
     )
     positions = g.op(
         "Range",
-        [g.const("zero", np.array(0, dtype=np.int64)), seq_len,
-         g.const("step", np.array(1, dtype=np.int64))],
+        [
+            g.const("zero", np.array(0, dtype=np.int64)),
+            seq_len,
+            g.const("step", np.array(1, dtype=np.int64)),
+        ],
     )
     pos = g.op("Gather", [g.weight("embeddings.position_embeddings.weight"), positions])
     types = g.op("Gather", [g.weight("embeddings.token_type_embeddings.weight"), "token_type_ids"])
-    x = g.layer_norm(
-        g.op("Add", [g.op("Add", [words, pos]), types]), "embeddings.LayerNorm", eps
-    )
+    x = g.layer_norm(g.op("Add", [g.op("Add", [words, pos]), types]), "embeddings.LayerNorm", eps)
 
     mask = g.op("Cast", ["attention_mask"], to=tensor.FLOAT)
     # onnxruntime's fused Attention (QKV projection, scaled softmax, padding mask): one
@@ -231,18 +232,16 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
         )
         qkv_bias = g.const(
             f"{p}.attention.qkv.bias",
-            np.concatenate([np.asarray(g.weights[k + ".bias"]) for k in parts]).astype(
-                np.float32
-            ),
+            np.concatenate([np.asarray(g.weights[k + ".bias"]) for k in parts]).astype(np.float32),
         )
         merged = g.op(
-            "Attention", [x, qkv_weight, qkv_bias, mask_index], domain="com.microsoft",
+            "Attention",
+            [x, qkv_weight, qkv_bias, mask_index],
+            domain="com.microsoft",
             num_heads=heads,
         )
         x = g.dense_skip_norm(merged, x, f"{p}.attention.output", eps)
-        inner = g.op(
-            "MatMul", [x, g.weight(f"{p}.intermediate.dense.weight", transpose=True)]
-        )
+        inner = g.op("MatMul", [x, g.weight(f"{p}.intermediate.dense.weight", transpose=True)])
         # Exact erf GELU with the bias add folded in, as BertModel's "gelu" computes it.
         gelu = g.op(
             "BiasGelu", [inner, g.weight(f"{p}.intermediate.dense.bias")], domain="com.microsoft"
@@ -250,9 +249,7 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
         x = g.dense_skip_norm(gelu, x, f"{p}.output", eps)
 
     if layout.pooling == "cls":
-        pooled = g.op(
-            "Gather", [x, g.const("zero_index", np.array(0, dtype=np.int64))], axis=1
-        )
+        pooled = g.op("Gather", [x, g.const("zero_index", np.array(0, dtype=np.int64))], axis=1)
     else:
         weights = g.op("Unsqueeze", [mask, g.const("axis_last", np.array([2], dtype=np.int64))])
         summed = g.op(
@@ -262,8 +259,10 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
         )
         counts = g.op(
             "Max",
-            [g.op("ReduceSum", [weights, "axis_1"], keepdims=0),
-             g.const("tiny", np.array(1e-9, dtype=np.float32))],
+            [
+                g.op("ReduceSum", [weights, "axis_1"], keepdims=0),
+                g.const("tiny", np.array(1e-9, dtype=np.float32)),
+            ],
         )
         pooled = g.op("Div", [summed, counts])
     g.nodes.append(helper.make_node("Identity", [pooled], ["sentence_embedding"], name="output"))
@@ -272,8 +271,10 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
     graph = helper.make_graph(
         g.nodes,
         "sentence_encoder",
-        [helper.make_tensor_value_info(name, tensor.INT64, tokens)
-         for name in ("input_ids", "attention_mask", "token_type_ids")],
+        [
+            helper.make_tensor_value_info(name, tensor.INT64, tokens)
+            for name in ("input_ids", "attention_mask", "token_type_ids")
+        ],
         [helper.make_tensor_value_info("sentence_embedding", tensor.FLOAT, ["batch", hidden])],
         g.initializers,
     )

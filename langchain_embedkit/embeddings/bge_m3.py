@@ -232,13 +232,13 @@ class BGEM3Embeddings(BaseModel, Embeddings):
                 dense.extend(cls.float().cpu().tolist())
                 weights = torch.relu(self._sparse_head(hidden)).squeeze(-1).float().cpu()
                 ids = batch["input_ids"].cpu()
-                for row_ids, row_weights in zip(ids.tolist(), weights.tolist()):
+                for row_ids, row_weights in zip(ids.tolist(), weights.tolist(), strict=True):
                     sparse.append(self._lexical_weights(row_ids, row_weights))
         return BGEM3Output(dense=dense, sparse=sparse)
 
     def _lexical_weights(self, ids: list[int], weights: list[float]) -> SparseVector:
         best: dict[int, float] = {}
-        for token, weight in zip(ids, weights):
+        for token, weight in zip(ids, weights, strict=True):
             if weight > 0 and token not in self._skip_ids and weight > best.get(token, 0.0):
                 best[token] = weight
         return SparseVector.from_dict(best)
@@ -340,6 +340,8 @@ class BGEM3SparseEmbeddings(SparseEmbeddings):
 
     def decode(self, vector: SparseVector, top_k: int | None = None) -> list[tuple[str, float]]:
         """The tokens behind a vector, largest weight first (``convert_id_to_token``)."""
-        pairs = sorted(zip(vector.values, vector.indices), reverse=True)[:top_k]
+        pairs = sorted(zip(vector.values, vector.indices, strict=True), reverse=True)[:top_k]
         tokens = self.model.tokenizer.convert_ids_to_tokens([index for _, index in pairs])
-        return [(str(token), float(weight)) for token, (weight, _) in zip(tokens, pairs)]
+        return [
+            (str(token), float(weight)) for token, (weight, _) in zip(tokens, pairs, strict=True)
+        ]

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "check_model_path",
-    "describe_engine", "looks_like_path",
+    "describe_engine",
+    "looks_like_path",
     "make_embeddings",
 ]
 

@@ -221,9 +221,7 @@ class EmbeddingCache:
         stem = f"{role}-{content_hash(texts)[:32]}"
         return folder / f"{stem}.npy", folder / f"{stem}.json"
 
-    def load(
-        self, identity: dict[str, Any], role: Role, texts: Sequence[str]
-    ) -> np.ndarray | None:
+    def load(self, identity: dict[str, Any], role: Role, texts: Sequence[str]) -> np.ndarray | None:
         """The cached matrix, or ``None`` when absent or not matching its description."""
         npy, meta_path = self.paths(identity, role, texts)
         if not meta_path.exists() or not npy.exists():

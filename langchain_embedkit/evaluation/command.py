@@ -62,39 +62,56 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--k", type=int, default=10, help="cut-off for the metrics (default 10)")
     parser.add_argument(
-        "--output", metavar="DIR", default=None,
+        "--output",
+        metavar="DIR",
+        default=None,
         help="write results.json, results.md and results.png into DIR",
     )
     parser.add_argument(
-        "--limit", type=int, default=None, metavar="N",
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
         help="evaluate N queries drawn deterministically (--seed); the corpus stays whole",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit (default 0)")
     parser.add_argument(
-        "--cache-dir", default=None, metavar="DIR",
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
         help="embedding cache (default $EMBEDKIT_CACHE_DIR or "
         "~/.cache/langchain-embedkit/embeddings)",
     )
     parser.add_argument("--no-cache", action="store_true", help="encode without the cache")
     parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")
     parser.add_argument(
-        "--corpus", default=None, metavar="FILE",
+        "--corpus",
+        default=None,
+        metavar="FILE",
         help="corpus for a question file that names passages by id (.jsonl or .csv with id, text)",
     )
     parser.add_argument(
-        "--rerank", default=None, metavar="MODEL",
+        "--rerank",
+        default=None,
+        metavar="MODEL",
         help="cross-encoder model path or name for the hybrid+rerank mode (added to --modes)",
     )
     parser.add_argument(
-        "--analyzer", default="auto", choices=("auto", "en", "zh"),
+        "--analyzer",
+        default="auto",
+        choices=("auto", "en", "zh"),
         help="BM25 analyzer for the sparse and hybrid modes (default auto: Chinese and English)",
     )
     parser.add_argument(
-        "--fetch-k", type=int, default=100,
+        "--fetch-k",
+        type=int,
+        default=100,
         help="documents per leg handed to hybrid fusion (default 100)",
     )
     parser.add_argument(
-        "--rerank-depth", type=int, default=100,
+        "--rerank-depth",
+        type=int,
+        default=100,
         help="fused documents the reranker sees (default 100)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")

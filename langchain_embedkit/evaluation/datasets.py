@@ -135,8 +135,7 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 msg = (
-                    f"{path}:{line_no} is not valid JSON ({exc.msg}); "
-                    "each line must be one object."
+                    f"{path}:{line_no} is not valid JSON ({exc.msg}); each line must be one object."
                 )
                 raise ValueError(msg) from exc
             if not isinstance(row, dict):

@@ -67,12 +67,13 @@ def format_table(result: ComparisonResult) -> str:
     """
     head = ["model", "mode", *_columns(result), "ms/query"]
     rows = _rows(result)
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
     lines = [_header(result), ""]
     for i, cells in enumerate([head, *rows]):
         lines.append(
             "  ".join(
-                c.ljust(w) if j < 2 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths))
+                c.ljust(w) if j < 2 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(cells, widths, strict=True))
             ).rstrip()
         )
         if i == 0:
@@ -164,7 +165,7 @@ def plot(
         # The first metric sits on top of each group.
         offsets = [i + (len(keys) - 1 - 2 * j) * bar_h / 2 for i in range(n)]
         bars = ax.barh(offsets, values, height=bar_h, color=colors[j % len(colors)], label=key)
-        for bar, value in zip(bars, values):
+        for bar, value in zip(bars, values, strict=True):
             ax.text(
                 bar.get_width() + 0.008,
                 bar.get_y() + bar.get_height() / 2,

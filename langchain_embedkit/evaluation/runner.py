@@ -234,9 +234,7 @@ def _rerank(
         # Keep every candidate: the ranking below the reranked head still counts at k.
         reranker = reranker.model_copy(update={"top_n": depth})
     run: dict[str, QueryRun] = {}
-    for query_id, ranking in tqdm(
-        fused.items(), desc="Reranking", disable=not show_progress_bar
-    ):
+    for query_id, ranking in tqdm(fused.items(), desc="Reranking", disable=not show_progress_bar):
         head = [doc_id for doc_id, _ in ranking[:depth]]
         docs = [
             Document(page_content=dataset.corpus[d], id=d, metadata={"doc_id": d}) for d in head
@@ -326,8 +324,14 @@ def compare(
         for name, model in embeddings.items():
             dense_rankings, dense_ms, info = _dense_leg(job, name, model)
             if sparse_rankings is not None and any(m.startswith("hybrid") for m in chosen):
-                _hybrid_legs(job, name, dense_rankings, sparse_rankings, dense_ms,
-                             {**info, "sparse": sparse_name, "fetch_k": fetch_k, "rrf_k": rrf_k})
+                _hybrid_legs(
+                    job,
+                    name,
+                    dense_rankings,
+                    sparse_rankings,
+                    dense_ms,
+                    {**info, "sparse": sparse_name, "fetch_k": fetch_k, "rrf_k": rrf_k},
+                )
     order = {mode: i for i, mode in enumerate(MODES)}
     job.results.sort(key=lambda r: order.get(r.mode, len(order)))
     return ComparisonResult(
@@ -423,7 +427,7 @@ def _sparse_leg(job: _Comparison, sparse: SparseEmbeddings | None) -> tuple[str,
         job.score(
             sparse_name,
             "sparse",
-            {q: dict(r) for q, r in zip(job.query_ids, rankings)},
+            {q: dict(r) for q, r in zip(job.query_ids, rankings, strict=True)},
             latency_ms=job.per_query_ms(searched - encoded),
             query_encode_ms=round(job.per_query_ms(encoded - start), 4),
             **sparse_info,
@@ -445,7 +449,10 @@ def _encode(
         )
         docs_cached = job.cache.last_hit
         query_matrix = job.cache.encode(
-            model, job.query_texts, role="queries", show_progress_bar=job.show_progress_bar,
+            model,
+            job.query_texts,
+            role="queries",
+            show_progress_bar=job.show_progress_bar,
             desc=f"Encoding queries ({name})",
         )
         queries_cached = job.cache.last_hit
@@ -478,7 +485,7 @@ def _dense_leg(
     )
     dense_ms = job.per_query_ms(time.perf_counter() - start)
     if "dense" in job.chosen:
-        run = {q: dict(r) for q, r in zip(job.query_ids, rankings)}
+        run = {q: dict(r) for q, r in zip(job.query_ids, rankings, strict=True)}
         job.score(name, "dense", run, latency_ms=dense_ms, **info)
     return rankings, dense_ms, info
 
@@ -495,7 +502,7 @@ def _hybrid_legs(
     start = time.perf_counter()
     fused = {
         q: _fuse(d[: job.fetch_k], s[: job.fetch_k], job.rrf_k)
-        for q, d, s in zip(job.query_ids, dense_rankings, sparse_rankings)
+        for q, d, s in zip(job.query_ids, dense_rankings, sparse_rankings, strict=True)
     }
     fuse_ms = job.per_query_ms(time.perf_counter() - start)
     if "hybrid" in job.chosen:

@@ -201,7 +201,7 @@ class _BuiltinAnalyzer:
         missing = set(words).difference(cache)
         if missing:
             unknown = list(missing)
-            learned = dict(zip(unknown, self.normalize_many(unknown)))
+            learned = dict(zip(unknown, self.normalize_many(unknown), strict=True))
             with self._cache_lock:
                 if len(cache) + len(learned) > _CACHE_LIMIT:
                     cache.clear()
@@ -423,8 +423,10 @@ class AutoAnalyzer(_BuiltinAnalyzer):
         if all(map(str.isascii, words)):
             return self.en.normalize_many(words)
         han = [_HAS_HAN.match(word) is not None for word in words]
-        english = iter(self.en.normalize_many([w for w, h in zip(words, han) if not h]))
-        chinese = iter(self.zh.normalize_many([w for w, h in zip(words, han) if h]))
+        english = iter(
+            self.en.normalize_many([w for w, h in zip(words, han, strict=True) if not h])
+        )
+        chinese = iter(self.zh.normalize_many([w for w, h in zip(words, han, strict=True) if h]))
         return [next(chinese) if h else next(english) for h in han]
 
     def config(self) -> dict[str, Any]:

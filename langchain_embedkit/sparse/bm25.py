@@ -254,7 +254,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             return SparseStatistics(
                 n_docs=self._n_docs,
                 total_tokens=self._total_tokens,
-                df={tokens[i]: c for i, c in zip(alive, counts)},
+                df={tokens[i]: c for i, c in zip(alive, counts, strict=True)},
             )
 
     def idf_weights(self) -> np.ndarray:
@@ -357,7 +357,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
                 map(self._vocab.get, flat, repeat(-1)), dtype=np.int64, count=len(flat)
             )
             if (ids < 0).any():
-                unknown = sorted({t for t, i in zip(flat, ids.tolist()) if i < 0})
+                unknown = sorted({t for t, i in zip(flat, ids.tolist(), strict=True) if i < 0})
                 msg = (
                     f"partial_unfit() got texts that were never counted: the tokens "
                     f"{unknown[:5]!r} are not in the vocabulary. Remove only texts that were "

@@ -162,7 +162,7 @@ def sparse_top_k(
     for rows, values in _scored_rows(query_matrix, [term_major]):
         rows, values = _leaders(rows, values, k)
         order = np.lexsort((rows, -values))[:k]
-        results.append(list(zip(rows[order].tolist(), values[order].tolist())))
+        results.append(list(zip(rows[order].tolist(), values[order].tolist(), strict=True)))
     return results
 
 
@@ -263,7 +263,7 @@ class SparseIndex:
             self._tombstone(ids)
             start = len(self._ids)
             self._ids.extend(ids)
-            self._row_of.update(zip(ids, range(start, start + len(ids))))
+            self._row_of.update(zip(ids, range(start, start + len(ids)), strict=True))
             if len(self._alive) < len(self._ids):
                 grown = np.zeros(max(len(self._ids), 2 * len(self._alive)), dtype=bool)
                 grown[: len(self._alive)] = self._alive
@@ -346,7 +346,7 @@ class SparseIndex:
         for rows, values in _scored_rows(query_matrix, matrices):
             rows, values = _leaders(rows, values, top_k, keep)
             pairs: list[tuple[Any, float]] = [
-                (ids[row], value) for row, value in zip(rows.tolist(), values.tolist())
+                (ids[row], value) for row, value in zip(rows.tolist(), values.tolist(), strict=True)
             ]
             pairs.sort(key=lambda pair: pair[0], reverse=True)
             pairs.sort(key=lambda pair: pair[1], reverse=True)
@@ -411,7 +411,7 @@ def _clip(vector: SparseVector, dim: int) -> SparseVector:
     """Drop dimensions no document has (tokens learnt after the documents were stacked)."""
     if not vector.indices or vector.indices[-1] < dim:
         return vector
-    pairs = [(i, v) for i, v in zip(vector.indices, vector.values) if i < dim]
+    pairs = [(i, v) for i, v in zip(vector.indices, vector.values, strict=True) if i < dim]
     return SparseVector([i for i, _ in pairs], [v for _, v in pairs])
 
 

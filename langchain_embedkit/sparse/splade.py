@@ -143,9 +143,11 @@ class SpladeSparseEmbeddings(BaseModel, SparseEmbeddings):
 
     def decode(self, vector: SparseVector, top_k: int | None = None) -> list[tuple[str, float]]:
         """The tokens behind a vector, largest weight first: for inspecting what matches."""
-        pairs = sorted(zip(vector.values, vector.indices), reverse=True)[:top_k]
+        pairs = sorted(zip(vector.values, vector.indices, strict=True), reverse=True)[:top_k]
         tokens = self._client.tokenizer.convert_ids_to_tokens([index for _, index in pairs])
-        return [(str(token), float(weight)) for token, (weight, _) in zip(tokens, pairs)]
+        return [
+            (str(token), float(weight)) for token, (weight, _) in zip(tokens, pairs, strict=True)
+        ]
 
 
 def _check_texts(texts: list[str], method: str) -> list[str]:
@@ -168,7 +170,7 @@ def _to_vectors(embeddings: torch.Tensor, count: int) -> list[SparseVector]:
     rows, cols = embeddings.indices().tolist()
     values = embeddings.values().float().tolist()
     per_row: list[dict[int, float]] = [{} for _ in range(count)]
-    for row, col, value in zip(rows, cols, values):
+    for row, col, value in zip(rows, cols, values, strict=True):
         if value != 0.0:
             per_row[row][col] = value
     return [SparseVector.from_dict(entries) for entries in per_row]

@@ -263,9 +263,7 @@ class _MilvusCompiler:
                 "'$not' around '$contains' needs the 'not' operator", needle, dialect.upgrade
             )
         if not dialect.like_escapes and (wildcard or "\\" in needle):
-            raise self.refuse(
-                "'%', '_' or '\\' must be escaped in LIKE", needle, dialect.upgrade
-            )
+            raise self.refuse("'%', '_' or '\\' must be escaped in LIKE", needle, dialect.upgrade)
         if self.reads_json and not dialect.like_escapes_with_json:
             # Milvus Lite evaluates expressions that read JSON row by row, where LIKE has
             # no escape character: '%' and '_' are always wildcards, '\' is literal.

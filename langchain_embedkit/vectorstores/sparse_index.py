@@ -61,11 +61,11 @@ class SparseIndex:
         """Add or replace the vectors of ``ids``."""
         self.delete(i for i in ids if i in self._row_of)
         start = len(self._ids)
-        for offset, (doc_id, vector) in enumerate(zip(ids, vectors, strict=False)):
+        for offset, (doc_id, vector) in enumerate(zip(ids, vectors, strict=True)):
             row = start + offset
             self._row_of[doc_id] = row
             self._ids.append(doc_id)
-            for term, value in zip(vector.indices, vector.values, strict=False):
+            for term, value in zip(vector.indices, vector.values, strict=True):
                 self._post_rows.setdefault(term, []).append(row)
                 self._post_vals.setdefault(term, []).append(value)
         grown = np.ones(len(self._ids), dtype=bool)
@@ -91,7 +91,7 @@ class SparseIndex:
         post_vals: dict[int, list[float]] = {}
         for term, rows in self._post_rows.items():
             vals = self._post_vals[term]
-            for row, val in zip(rows, vals, strict=False):
+            for row, val in zip(rows, vals, strict=True):
                 new = old_rows.get(row)
                 if new is not None:
                     post_rows.setdefault(term, []).append(new)
@@ -120,7 +120,7 @@ class SparseIndex:
             self._dirty = False
         scores = np.zeros(len(self._ids), dtype=np.float64)
         touched = False
-        for term, weight in zip(query.indices, query.values, strict=False):
+        for term, weight in zip(query.indices, query.values, strict=True):
             if term not in self._post_rows:
                 continue
             arrays = self._arrays.get(term)

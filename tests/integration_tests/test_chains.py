@@ -59,9 +59,7 @@ class ChatAndRerankHandler(JSONHandler):
                 {
                     **base,
                     "object": "chat.completion.chunk",
-                    "choices": [
-                        {"index": 0, "delta": {"role": "assistant", "content": ""}}
-                    ],
+                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
                 }
             ]
             events += [

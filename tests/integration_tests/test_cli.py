@@ -144,7 +144,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    for (args, fragments), (code, stderr) in zip(cases, json.loads(run.stdout)):
+    for (args, fragments), (code, stderr) in zip(cases, json.loads(run.stdout), strict=True):
         assert code not in (0, None), args
         assert "Traceback" not in stderr, stderr
         assert stderr.strip().splitlines()[-1].startswith("embedkit "), stderr

@@ -208,7 +208,9 @@ def test_raw_chromadb_port(embedkit_dense: DefaultEmbeddings, tmp_path: Path) ->
     raw_all = collection.get(include=["documents", "metadatas"])
     ours_all = {d.id: d for d in store.peek(100)}
     assert set(ours_all) == set(raw_all["ids"])
-    for doc_id, text, meta in zip(raw_all["ids"], raw_all["documents"], raw_all["metadatas"]):
+    for doc_id, text, meta in zip(
+        raw_all["ids"], raw_all["documents"], raw_all["metadatas"], strict=True
+    ):
         assert ours_all[doc_id].page_content == text
         assert ours_all[doc_id].metadata == meta
     store.close()

@@ -187,9 +187,12 @@ def test_no_documents_tells_the_model_so() -> None:
     out = chain.invoke({"question": "什么是向量检索？"})
     assert out["sources"] == []
     assert out["context"] == "（未检索到相关资料）"
-    assert create_rag_chain(
-        FixedRetriever(docs=[]), FakeListChatModel(responses=["?"])
-    ).invoke("What?")["context"] == "(no sources found)"
+    assert (
+        create_rag_chain(FixedRetriever(docs=[]), FakeListChatModel(responses=["?"])).invoke(
+            "What?"
+        )["context"]
+        == "(no sources found)"
+    )
 
 
 def test_custom_prompt_with_an_extra_variable() -> None:

@@ -27,9 +27,7 @@ def test_rrf_weights_and_duplicates() -> None:
 
 
 def test_weighted_minmax_and_missing_documents() -> None:
-    fused = weighted(
-        [[("a", 0.9), ("b", 0.5)], [("b", 7.0), ("c", 1.0)]], weights=[0.4, 0.6]
-    )
+    fused = weighted([[("a", 0.9), ("b", 0.5)], [("b", 7.0), ("c", 1.0)]], weights=[0.4, 0.6])
     assert dict(fused) == pytest.approx({"a": 0.4, "b": 0.6, "c": 0.0})
     assert fused[0][0] == "b"
 

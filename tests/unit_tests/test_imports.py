@@ -12,9 +12,21 @@ import langchain_embedkit
 from langchain_embedkit._imports import require
 
 HEAVY = [
-    "torch", "transformers", "sentence_transformers", "chromadb", "pymilvus", "openai", "jieba",
-    "scipy", "httpx", "Stemmer", "onnxruntime", "tokenizers", "langchain_core.tracers",
-    "langchain_core.runnables", "langchain_core.callbacks.manager",
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "chromadb",
+    "pymilvus",
+    "openai",
+    "jieba",
+    "scipy",
+    "httpx",
+    "Stemmer",
+    "onnxruntime",
+    "tokenizers",
+    "langchain_core.tracers",
+    "langchain_core.runnables",
+    "langchain_core.callbacks.manager",
 ]
 
 
@@ -43,8 +55,10 @@ def test_import_leaves_heavy_packages_unloaded() -> None:
 @pytest.mark.parametrize(
     ("code", "allowed"),
     [
-        ("from langchain_embedkit import DefaultEmbeddings", {"langchain_core.runnables",
-                                                             "langchain_core.callbacks.manager"}),
+        (
+            "from langchain_embedkit import DefaultEmbeddings",
+            {"langchain_core.runnables", "langchain_core.callbacks.manager"},
+        ),
         ("import langchain_embedkit.chains", set()),
         ("from langchain_embedkit import rrf, SparseVector, EmbedKitError", set()),
         ("import langchain_embedkit.embeddings", set()),

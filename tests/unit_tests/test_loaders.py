@@ -78,7 +78,9 @@ def test_estimate_is_an_upper_bound_of_the_minilm_tokenizer_on_the_sample_corpus
     reals = [len(tok.encode(text).ids) - 2 for text in texts]  # without [CLS] and [SEP]
     estimates = [estimate_tokens(text) for text in texts]
     # Rare lower-case words ("jieba": 3 pieces) may cost one more than estimated.
-    assert all(r <= e + 2 for r, e in zip(reals, estimates)), list(zip(reals, estimates))
+    assert all(r <= e + 2 for r, e in zip(reals, estimates, strict=True)), list(
+        zip(reals, estimates, strict=True)
+    )
     assert sum(reals) <= sum(estimates)
 
 

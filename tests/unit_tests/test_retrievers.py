@@ -79,9 +79,7 @@ def test_weights_and_rrf_k_reach_the_fusion() -> None:
         retrievers=[ListRetriever(docs=a), ListRetriever(docs=b)], weights=[1.0, 3.0], rrf_k=1, k=6
     )
     got = [d.id for d in hybrid.invoke("q")]
-    expected = rrf(
-        [[(d.id, 0) for d in a], [(d.id, 0) for d in b]], k=1, weights=[1.0, 3.0]
-    )
+    expected = rrf([[(d.id, 0) for d in a], [(d.id, 0) for d in b]], k=1, weights=[1.0, 3.0])
     assert got == [doc_id for doc_id, _ in expected]
     assert got[0] == "b0"
 

@@ -27,8 +27,12 @@ def test_dot_and_len() -> None:
 
 @pytest.mark.parametrize(
     ("indices", "values", "message"),
-    [([1, 1], [1.0, 2.0], "sorted and unique"), ([2, 1], [1.0, 1.0], "sorted"),
-     ([-1], [1.0], "non-negative"), ([1], [], "as many values")],
+    [
+        ([1, 1], [1.0, 2.0], "sorted and unique"),
+        ([2, 1], [1.0, 1.0], "sorted"),
+        ([-1], [1.0], "non-negative"),
+        ([1], [], "as many values"),
+    ],
 )
 def test_invalid_vectors_are_rejected(
     indices: list[int], values: list[float], message: str

@@ -81,7 +81,7 @@ def test_dense_and_sparse_match_bgem3flagmodel(
             texts, max_length=m3.query_max_length, return_dense=True, return_sparse=True
         )
     np.testing.assert_allclose(np.array(ours.dense), theirs["dense_vecs"], atol=1e-5)
-    for mine, ref in zip(ours.sparse, theirs["lexical_weights"]):
+    for mine, ref in zip(ours.sparse, theirs["lexical_weights"], strict=True):
         expected = _as_dict(ref)
         assert mine.indices == sorted(expected)
         assert mine.values == pytest.approx([expected[i] for i in mine.indices], abs=1e-5)

@@ -19,8 +19,19 @@ def test_embedkit_eval_prints_and_writes_a_report(
     from langchain_embedkit.cli import main
 
     out = tmp_path / "report"
-    argv = ["eval", str(sample_dir), "--embeddings", "default", "--modes", "dense,sparse,hybrid",
-            "--output", str(out), "--cache-dir", str(session_cache), "--no-progress"]
+    argv = [
+        "eval",
+        str(sample_dir),
+        "--embeddings",
+        "default",
+        "--modes",
+        "dense,sparse,hybrid",
+        "--output",
+        str(out),
+        "--cache-dir",
+        str(session_cache),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "sample: 20 queries, 150 documents, k=10" in printed
@@ -44,8 +55,17 @@ def test_embedkit_eval_prints_and_writes_a_report(
 
 def test_the_command_module_runs_on_its_own(sample_dir: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "langchain_embedkit.evaluation.command", str(sample_dir),
-         "--modes", "sparse", "--limit", "5", "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "langchain_embedkit.evaluation.command",
+            str(sample_dir),
+            "--modes",
+            "sparse",
+            "--limit",
+            "5",
+            "--no-progress",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -64,9 +84,24 @@ def test_hybrid_plus_rerank_with_a_cross_encoder(
 
     model = build_cross_encoder(tmp_path / "tiny-cross-encoder", num_labels=1, seed=3)
     out = tmp_path / "report"
-    code = main([str(sample_dir), "--modes", "hybrid", "--rerank", str(model),
-                 "--rerank-depth", "30", "--limit", "8", "--cache-dir", str(session_cache),
-                 "--output", str(out), "--no-progress"])
+    code = main(
+        [
+            str(sample_dir),
+            "--modes",
+            "hybrid",
+            "--rerank",
+            str(model),
+            "--rerank-depth",
+            "30",
+            "--limit",
+            "8",
+            "--cache-dir",
+            str(session_cache),
+            "--output",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["results"]
     assert [r["mode"] for r in rows] == ["hybrid", "hybrid+rerank"]

@@ -25,11 +25,17 @@ def test_store_modes_score_like_exact_search(
         fetch_k=100,
     )
     store.add_documents(scifact_sample.documents())
-    exact = compare({"minilm": minilm}, scifact_sample, modes=["dense", "sparse", "hybrid"],
-                    cache_dir=session_cache, show_progress_bar=False)
+    exact = compare(
+        {"minilm": minilm},
+        scifact_sample,
+        modes=["dense", "sparse", "hybrid"],
+        cache_dir=session_cache,
+        show_progress_bar=False,
+    )
     for row in exact.results:
-        through_store = evaluate(store, scifact_sample, k=10, mode=row.mode,
-                                 show_progress_bar=False)
+        through_store = evaluate(
+            store, scifact_sample, k=10, mode=row.mode, show_progress_bar=False
+        )
         assert through_store.info["max_returned"] <= 10
         assert through_store.metrics["nDCG@10"] == pytest.approx(
             row.metrics["nDCG@10"], abs=0.02

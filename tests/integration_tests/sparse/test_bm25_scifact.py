@@ -27,7 +27,7 @@ def test_ndcg_at_10_on_scifact(scifact_dir: Path, analyzer: AutoAnalyzer, floor:
     results = sparse_top_k(encoder.encode_queries(list(dataset.queries.values())), matrix, k=10)
     run = {
         query_id: [doc_ids[row] for row, _ in found]
-        for query_id, found in zip(dataset.queries, results)
+        for query_id, found in zip(dataset.queries, results, strict=True)
     }
     means, _ = evaluate_run(dataset.qrels, run, k_values=(10,), metrics=("ndcg",))
     assert means["nDCG@10"] >= floor

@@ -28,7 +28,7 @@ def test_vectors_equal_the_model_output(splade: SpladeSparseEmbeddings) -> None:
     vectors = splade.embed_documents(DOCS)
     dense = _reference(splade, DOCS, query=False)
     assert len(vectors) == len(DOCS)
-    for vector, row in zip(vectors, dense):
+    for vector, row in zip(vectors, dense, strict=True):
         expected = torch.nonzero(row).flatten().tolist()
         assert vector.indices == expected and len(expected) > 0
         assert vector.values == pytest.approx(row[expected].tolist(), abs=1e-6)
@@ -45,7 +45,7 @@ def test_top_k_pruning_keeps_the_largest_weights(tiny_splade_path: Path) -> None
         model_name=str(tiny_splade_path), device="cpu", document_top_k=3, query_top_k=2
     )
     full = SpladeSparseEmbeddings(model_name=str(tiny_splade_path), device="cpu")
-    for small, big in zip(pruned.embed_documents(DOCS), full.embed_documents(DOCS)):
+    for small, big in zip(pruned.embed_documents(DOCS), full.embed_documents(DOCS), strict=True):
         assert len(small) == 3 < len(big)
         largest = sorted(big.values, reverse=True)[:3]
         assert sorted(small.values, reverse=True) == pytest.approx(largest)

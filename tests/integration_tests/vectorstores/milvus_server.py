@@ -117,7 +117,7 @@ def start_server(data: Path) -> Iterator[str]:
             "milvus-server is not installed (it comes with the dev group: pip install milvus)"
         )
     ports = _free_ports(len(_PORT_OPTIONS))
-    options = [f"--{name}={port}" for name, port in zip(_PORT_OPTIONS, ports)]
+    options = [f"--{name}={port}" for name, port in zip(_PORT_OPTIONS, ports, strict=True)]
     log = (data.parent / f"{data.name}.log").open("wb")
     process = subprocess.Popen(
         [*command, "--data", str(data), *options],

@@ -126,9 +126,7 @@ def test_hybrid_on_a_server_without_sparse_vectors_is_refused(milvus_server: str
     pytest.importorskip("scipy", reason="BM25SparseEmbeddings needs the bm25 extra")
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 
-    engine = detect_engine(
-        __import__("pymilvus").MilvusClient(milvus_server), local=False
-    )
+    engine = detect_engine(__import__("pymilvus").MilvusClient(milvus_server), local=False)
     embedding = DeterministicFakeEmbedding(size=16)
     if engine.sparse_vectors:  # a 2.4+ server: hybrid runs natively
         store = EmbedKitVectorStore(

@@ -92,9 +92,9 @@ def test_batches_do_not_change_the_vectors(tiny_m3_dir: Path) -> None:
     one = BGEM3Embeddings(model_name=str(tiny_m3_dir), device="cpu", batch_size=1)
     three = BGEM3Embeddings(model_name=str(tiny_m3_dir), device="cpu", batch_size=3)
     a, b = one.encode_documents(TEXTS), three.encode_documents(TEXTS)
-    for x, y in zip(a.dense, b.dense):
+    for x, y in zip(a.dense, b.dense, strict=True):
         assert x == pytest.approx(y, abs=1e-5)
-    for x, y in zip(a.sparse, b.sparse):
+    for x, y in zip(a.sparse, b.sparse, strict=True):
         assert x.indices == y.indices
         assert x.values == pytest.approx(y.values, abs=1e-5)
 

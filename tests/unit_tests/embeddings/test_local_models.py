@@ -153,7 +153,7 @@ def test_qwen3_dimensions_are_the_renormalized_prefix(
     assert short.dimension == dimensions
     for full, cut in [
         (qwen3.embed_query(QUERY), short.embed_query(QUERY)),
-        *zip(qwen3.embed_documents(TEXTS), short.embed_documents(TEXTS)),
+        *zip(qwen3.embed_documents(TEXTS), short.embed_documents(TEXTS), strict=True),
     ]:
         assert len(cut) == dimensions
         assert abs(np.linalg.norm(cut) - 1.0) < 1e-5

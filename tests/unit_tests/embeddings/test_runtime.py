@@ -61,8 +61,12 @@ def test_truncation_and_batches_match(tiny_model_dirs: dict[str, Path], tmp_path
     folder = str(tiny_model_dirs["bge_en"])
     short = BGEEmbeddings(model_name=folder, max_seq_length=4, batch_size=2)
     fast = BGEEmbeddings(
-        model_name=folder, max_seq_length=4, batch_size=2, backend="onnx",
-        onnx_quantization=None, onnx_cache_dir=str(tmp_path),
+        model_name=folder,
+        max_seq_length=4,
+        batch_size=2,
+        backend="onnx",
+        onnx_quantization=None,
+        onnx_cache_dir=str(tmp_path),
     )
     np.testing.assert_allclose(fast.embed_documents(TEXTS), short.embed_documents(TEXTS), atol=1e-5)
 
@@ -100,8 +104,11 @@ def test_unknown_prompt_name_lists_the_prompts(
     tiny_model_dirs: dict[str, Path], tmp_path: Path
 ) -> None:
     model = BGEEmbeddings(
-        model_name=str(tiny_model_dirs["bge_en"]), backend="onnx", onnx_quantization=None,
-        onnx_cache_dir=str(tmp_path), encode_kwargs={"prompt_name": "nope"},
+        model_name=str(tiny_model_dirs["bge_en"]),
+        backend="onnx",
+        onnx_quantization=None,
+        onnx_cache_dir=str(tmp_path),
+        encode_kwargs={"prompt_name": "nope"},
     )
     with pytest.raises(ValueError, match=r"Prompt name 'nope' is not among this model's prompts"):
         model.embed_documents(["x"])
@@ -121,13 +128,19 @@ def test_pymilvus_model_names(
         assert model.encode_queries([]) == [] and model.encode_documents([]) == []
     # The query instruction reaches encode_queries and not encode_documents.
     _, onnx_model = bge_pair
-    assert not np.allclose(onnx_model.encode_queries(TEXTS[:1])[0], onnx_model.encode_documents(
-        TEXTS[:1])[0])
+    assert not np.allclose(
+        onnx_model.encode_queries(TEXTS[:1])[0], onnx_model.encode_documents(TEXTS[:1])[0]
+    )
 
 
 def test_factory_path_rule_and_errors(tmp_path: Path) -> None:
     assert [looks_like_path(n) for n in ("./m", "/m", "~/m", "C:\\m", "a/b/c", "BAAI/bge-m3")] == [
-        True, True, True, True, True, False
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
     ]
     with pytest.raises(ModelNotFoundError, match=r"Model folder not found: \./no/such/model\."):
         make_embeddings("bge", "./no/such/model")

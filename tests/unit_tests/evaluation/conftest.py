@@ -69,8 +69,13 @@ def embeddings() -> WordCountEmbeddings:
     return WordCountEmbeddings()
 
 
-def write_beir(folder: Path, corpus: dict[str, tuple[str, str]], queries: dict[str, str],
-               qrels: list[tuple[str, str, int]], split: str = "test") -> Path:
+def write_beir(
+    folder: Path,
+    corpus: dict[str, tuple[str, str]],
+    queries: dict[str, str],
+    qrels: list[tuple[str, str, int]],
+    split: str = "test",
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "corpus.jsonl", "w", encoding="utf-8") as f:
         for doc_id, (title, text) in corpus.items():

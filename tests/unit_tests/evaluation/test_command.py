@@ -40,8 +40,20 @@ def test_sparse_only_run_prints_a_table_and_writes_the_report(
     tiny_beir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report"
-    code = main([str(tiny_beir), "--modes", "sparse", "--k", "3", "--output", str(out),
-                 "--no-progress", "--analyzer", "en"])
+    code = main(
+        [
+            str(tiny_beir),
+            "--modes",
+            "sparse",
+            "--k",
+            "3",
+            "--output",
+            str(out),
+            "--no-progress",
+            "--analyzer",
+            "en",
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     assert "tiny: 3 queries, 5 documents, k=3" in captured.out

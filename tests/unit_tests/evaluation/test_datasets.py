@@ -39,8 +39,10 @@ def test_beir_folder_joins_title_and_text_and_keeps_judged_queries(tmp_path: Pat
 
 def test_beir_errors_and_warnings(tmp_path: Path) -> None:
     folder = write_beir(
-        tmp_path / "b", {"d1": ("", "x")}, {"q1": "x"}, [("q1", "d1", 1), ("q1", "gone", 1),
-                                                      ("q9", "d1", 1)]
+        tmp_path / "b",
+        {"d1": ("", "x")},
+        {"q1": "x"},
+        [("q1", "d1", 1), ("q1", "gone", 1), ("q9", "d1", 1)],
     )
     with pytest.warns(UserWarning) as caught:
         ds = load_beir(folder)
@@ -115,8 +117,9 @@ def test_gzipped_folder_loads_the_same_records_as_plain_files(
 
 def test_question_csv_with_ids_and_a_corpus_file(tmp_path: Path) -> None:
     corpus = tmp_path / "passages.csv"
-    corpus.write_text("id,title,text\np1,,Milvus stores vectors\np2,Chroma,runs locally\n",
-                      encoding="utf-8")
+    corpus.write_text(
+        "id,title,text\np1,,Milvus stores vectors\np2,Chroma,runs locally\n", encoding="utf-8"
+    )
     questions = tmp_path / "qa.csv"
     # Excel writes a byte-order mark; ids are separated by "|".
     questions.write_text(
@@ -138,8 +141,10 @@ def test_question_csv_with_ids_and_a_corpus_file(tmp_path: Path) -> None:
 def test_question_jsonl_with_passage_texts_builds_the_corpus(tmp_path: Path) -> None:
     rows = [
         {"question": "RAG是什么?", "relevant_texts": ["RAG是一种检索增强生成技术"]},
-        {"query": "向量数据库存什么?", "contexts": ["向量数据库存储文档的嵌入表示",
-                                                  "RAG是一种检索增强生成技术"]},
+        {
+            "query": "向量数据库存什么?",
+            "contexts": ["向量数据库存储文档的嵌入表示", "RAG是一种检索增强生成技术"],
+        },
         {"question": "没有答案的问题", "relevant_texts": []},
     ]
     path = tmp_path / "qa.jsonl"
@@ -158,8 +163,9 @@ def test_question_jsonl_with_passage_texts_builds_the_corpus(tmp_path: Path) -> 
 
 def test_csv_passage_cell_keeps_separators_as_text(tmp_path: Path) -> None:
     path = tmp_path / "qa.csv"
-    path.write_text('question,relevant_text\nwho?,"Turing; a mathematician | and more"\n',
-                    encoding="utf-8")
+    path.write_text(
+        'question,relevant_text\nwho?,"Turing; a mathematician | and more"\n', encoding="utf-8"
+    )
     ds = load_qa(path)
     assert list(ds.corpus.values()) == ["Turing; a mathematician | and more"]
 

@@ -128,12 +128,23 @@ def test_matches_pytrec_eval_on_random_graded_runs() -> None:
     cut = ",".join(map(str, ks))
     evaluator = pytrec_eval.RelevanceEvaluator(
         qrels,
-        {f"ndcg_cut.{cut}", f"map_cut.{cut}", f"recall.{cut}", f"P.{cut}", f"success.{cut}",
-         "recip_rank"},
+        {
+            f"ndcg_cut.{cut}",
+            f"map_cut.{cut}",
+            f"recall.{cut}",
+            f"P.{cut}",
+            f"success.{cut}",
+            "recip_rank",
+        },
     )
     reference = evaluator.evaluate(run)
-    names = {"nDCG": "ndcg_cut", "MAP": "map_cut", "Recall": "recall", "P": "P",
-             "HitRate": "success"}
+    names = {
+        "nDCG": "ndcg_cut",
+        "MAP": "map_cut",
+        "Recall": "recall",
+        "P": "P",
+        "HitRate": "success",
+    }
     for qid, values in reference.items():
         for ours, theirs in names.items():
             for k in ks:

@@ -13,8 +13,14 @@ from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationRe
 
 def _result() -> ComparisonResult:
     def system(name: str, mode: str, ndcg: float, recall: float) -> EvaluationResult:
-        metrics = {"nDCG@10": ndcg, "Recall@10": recall, "MRR@10": ndcg - 0.05,
-                   "MAP@10": ndcg - 0.06, "HitRate@10": recall + 0.01, "P@10": 0.08}
+        metrics = {
+            "nDCG@10": ndcg,
+            "Recall@10": recall,
+            "MRR@10": ndcg - 0.05,
+            "MAP@10": ndcg - 0.06,
+            "HitRate@10": recall + 0.01,
+            "P@10": 0.08,
+        }
         return EvaluationResult(name, mode, 10, metrics, 300, {"q1": metrics}, latency_ms=1.5)
 
     return ComparisonResult(

@@ -98,8 +98,14 @@ def test_evaluate_a_store_matches_compare_dense(
     store = InMemoryVectorStore(embeddings)
     store.add_documents(tiny_dataset.documents())
     from_store = evaluate(store, tiny_dataset, k=3, show_progress_bar=False)
-    exact = compare({"wc": embeddings}, tiny_dataset, modes=["dense"], k=3, cache_dir=tmp_path,
-                    show_progress_bar=False)
+    exact = compare(
+        {"wc": embeddings},
+        tiny_dataset,
+        modes=["dense"],
+        k=3,
+        cache_dir=tmp_path,
+        show_progress_bar=False,
+    )
     assert from_store.metrics == pytest.approx(exact.results[0].metrics)
 
 
@@ -174,18 +180,26 @@ def test_compare_reads_the_corpus_from_cache_on_a_second_run(
     tiny_dataset: RetrievalDataset, tmp_path: Path
 ) -> None:
     model = WordCountEmbeddings()
-    first = compare({"wc": model}, tiny_dataset, modes=["dense"], cache_dir=tmp_path,
-                    show_progress_bar=False)
+    first = compare(
+        {"wc": model}, tiny_dataset, modes=["dense"], cache_dir=tmp_path, show_progress_bar=False
+    )
     calls = (model.document_calls, model.query_calls)
     assert first.results[0].info["corpus_from_cache"] is False
-    second = compare({"wc": model}, tiny_dataset, modes=["dense"], cache_dir=tmp_path,
-                     show_progress_bar=False)
+    second = compare(
+        {"wc": model}, tiny_dataset, modes=["dense"], cache_dir=tmp_path, show_progress_bar=False
+    )
     assert (model.document_calls, model.query_calls) == calls  # nothing encoded again
     assert second.results[0].info["corpus_from_cache"] is True
     assert second.results[0].info["queries_from_cache"] is True
     assert second.results[0].metrics == first.results[0].metrics
-    third = compare({"wc": model}, tiny_dataset, modes=["dense"], use_cache=False,
-                    cache_dir=tmp_path / "unused", show_progress_bar=False)
+    third = compare(
+        {"wc": model},
+        tiny_dataset,
+        modes=["dense"],
+        use_cache=False,
+        cache_dir=tmp_path / "unused",
+        show_progress_bar=False,
+    )
     assert model.document_calls > calls[0]
     assert not (tmp_path / "unused").exists()
     assert third.results[0].metrics == first.results[0].metrics

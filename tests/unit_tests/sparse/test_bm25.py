@@ -38,7 +38,7 @@ def _scores(encoder: BM25SparseEmbeddings, docs: list[str], query: str) -> np.nd
 
 def _by_token(encoder: BM25SparseEmbeddings, vector: SparseVector) -> dict[str, float]:
     tokens = {index: token for token, index in encoder.vocabulary.items()}
-    return {tokens[i]: v for i, v in zip(vector.indices, vector.values)}
+    return {tokens[i]: v for i, v in zip(vector.indices, vector.values, strict=True)}
 
 
 # ------------------------------------------------------------------ parity
@@ -218,14 +218,18 @@ def test_partial_fit_equals_fit_on_the_union(
     assert incremental.avgdl == full.avgdl
     assert incremental.dim == full.dim
     assert set(incremental.vocabulary) == set(full.vocabulary)
-    df_inc = dict(zip(incremental.vocabulary, incremental.document_frequencies().tolist()))
-    df_full = dict(zip(full.vocabulary, full.document_frequencies().tolist()))
+    df_inc = dict(
+        zip(incremental.vocabulary, incremental.document_frequencies().tolist(), strict=True)
+    )
+    df_full = dict(zip(full.vocabulary, full.document_frequencies().tolist(), strict=True))
     assert df_inc == df_full
     for query in queries[:10]:
         assert _by_token(incremental, incremental.embed_query(query)) == _by_token(
             full, full.embed_query(query)
         )
-    for mine, theirs in zip(incremental.embed_documents(b[:20]), full.embed_documents(b[:20])):
+    for mine, theirs in zip(
+        incremental.embed_documents(b[:20]), full.embed_documents(b[:20]), strict=True
+    ):
         assert _by_token(incremental, mine) == _by_token(full, theirs)
 
 

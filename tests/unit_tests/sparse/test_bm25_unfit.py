@@ -37,7 +37,7 @@ QUERIES = ["red apples", "green wine plums", "pears", "zebra", "apples apples", 
 
 def _decode(encoder: BM25SparseEmbeddings, vector: SparseVector) -> dict[str, float]:
     tokens = {index: token for token, index in encoder.vocabulary.items()}
-    return {tokens[i]: v for i, v in zip(vector.indices, vector.values)}
+    return {tokens[i]: v for i, v in zip(vector.indices, vector.values, strict=True)}
 
 
 def _fresh(texts: list[str], idf: str) -> BM25SparseEmbeddings:

@@ -29,7 +29,7 @@ def test_top_k_matches_brute_force() -> None:
     docs = _random_vectors(rng, 300, 40)
     queries = _random_vectors(rng, 25, 40)
     results = sparse_top_k(queries, docs, k=5)
-    for query, found in zip(queries, results):
+    for query, found in zip(queries, results, strict=True):
         scores = [(query.dot(doc), row) for row, doc in enumerate(docs)]
         expected = sorted(((-s, r) for s, r in scores if s > 0))[:5]
         assert [row for row, _ in found] == [row for _, row in expected]
@@ -108,7 +108,7 @@ class SparseIndexMachine(RuleBasedStateMachine):
     def upsert(self, ids: list[str], data: st.DataObject) -> None:
         vectors = data.draw(st.lists(_vectors, min_size=len(ids), max_size=len(ids)))
         self.index.upsert(ids, vectors)
-        self.model.update(zip(ids, vectors))  # a repeated id: the last one wins
+        self.model.update(zip(ids, vectors, strict=True))  # a repeated id: the last one wins
 
     @rule(ids=st.lists(_ids, max_size=8))
     def delete(self, ids: list[str]) -> None:
