@@ -9,13 +9,17 @@ from __future__ import annotations
 
 __all__ = [
     "APIError",
+    "CLIError",
     "DimensionMismatchError",
     "EmbedKitError",
     "EmbeddingAPIError",
+    "LoaderError",
+    "ModelNotFoundError",
     "NotFittedError",
     "PersistenceError",
     "RerankAPIError",
     "StoreLockedError",
+    "UsageError",
 ]
 
 
@@ -37,6 +41,38 @@ class PersistenceError(EmbedKitError, ValueError):
 
 class StoreLockedError(EmbedKitError, RuntimeError):
     """Another process holds the local database file open."""
+
+
+class ModelNotFoundError(EmbedKitError, FileNotFoundError):
+    """A model path does not exist, holds no model, or a hub id is not available offline.
+
+    The message names the path or id and how to get a model. It is a ``FileNotFoundError``,
+    so existing ``except OSError`` clauses still catch it.
+
+    Example:
+        >>> from langchain_embedkit.embeddings import BGEEmbeddings
+        >>> try:
+        ...     BGEEmbeddings(model_name="/no/such/bge-small-zh")
+        ... except ModelNotFoundError as exc:
+        ...     print(str(exc)[:50])
+        Model path '/no/such/bge-small-zh' does not exist.
+    """
+
+
+class LoaderError(EmbedKitError, ValueError):
+    """A file could not be read as text: missing, empty, binary, refused or malformed."""
+
+
+class UsageError(EmbedKitError, ValueError):
+    """A command-line value that cannot work (``embedkit`` exits with code 2)."""
+
+
+class CLIError(EmbedKitError):
+    """A user-facing error: printed as one line, the process exits with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class APIError(EmbedKitError, RuntimeError):

@@ -24,7 +24,7 @@ import stat
 from pathlib import Path
 
 from langchain_embedkit._imports import require
-from langchain_embedkit.errors import EmbedKitError
+from langchain_embedkit.errors import LoaderError
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -82,10 +82,6 @@ _PREFERRED = tuple(
 _UNITS = {"": 10**6, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 _UNITS.update({"k": 10**3, "m": 10**6, "g": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30})
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-
-
-class LoaderError(EmbedKitError, ValueError):
-    """A file could not be read as text: missing, empty, binary, refused or malformed."""
 
 
 def parse_size(text: str) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from langchain_embedkit.cli.errors import CLIError, _describe
 from langchain_embedkit.cli.parser import build_parser
+from langchain_embedkit.errors import UsageError
 
 __all__ = ["main"]
 
@@ -54,9 +55,6 @@ def _exit_code(exc: Exception) -> int:
     """The ``CLIError``'s own code, 2 for a bad ``--embeddings``/``eval`` value, else 1."""
     if isinstance(exc, CLIError):
         return exc.exit_code
-    # A UsageError can only come from an imported evaluation.command; looking it up instead
-    # of importing it keeps other commands' errors from loading the evaluation package.
-    evaluation = sys.modules.get("langchain_embedkit.evaluation.command")
-    if evaluation is not None and isinstance(exc, evaluation.UsageError):
+    if isinstance(exc, UsageError):
         return 2
     return 1

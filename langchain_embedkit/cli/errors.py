@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from langchain_embedkit.errors import EmbedKitError
+from langchain_embedkit.errors import CLIError, EmbedKitError
 
 __all__ = ["CLIError"]
-
-
-class CLIError(EmbedKitError):
-    """A user-facing error: printed as one line, the process exits with ``exit_code``."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def _describe(exc: BaseException) -> str:

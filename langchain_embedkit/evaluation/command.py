@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_embedkit.embeddings.factory import FAMILIES, make_embeddings
 from langchain_embedkit.embeddings.factory import check_model_path as _check_model_path
+from langchain_embedkit.errors import UsageError
 
 __all__ = ["add_parser", "build_parser", "main", "parse_embeddings", "run"]
 
@@ -36,10 +37,6 @@ default:PATH (any sentence-transformers model), bge:PATH, qwen3:PATH, openai:MOD
 (key and base URL from OPENAI_API_KEY / OPENAI_BASE_URL or DASHSCOPE_API_KEY).
 Corpus embeddings are cached on disk (--cache-dir), so a second run does not encode again.
 """
-
-
-class UsageError(ValueError):
-    """A command-line value that cannot work; exit code 2."""
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
