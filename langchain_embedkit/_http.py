@@ -22,7 +22,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
@@ -38,7 +38,9 @@ __all__ = [
     "Policy",
     "Reply",
     "apost",
+    "finite_number",
     "gather_or_cancel",
+    "indexed_item",
     "is_secret_header",
     "loads_strict",
     "mask_headers",
@@ -88,6 +90,38 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def finite_number(value: Any) -> bool:
+    """A JSON number (not a bool) that fits a finite float."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def indexed_item(
+    field: str, position: int, item: Any, count: int, seen: Container[int]
+) -> tuple[dict[str, Any], int]:
+    """``field[position]`` of a reply as an object, with its checked ``index``.
+
+    Raises:
+        ValueError: the item is not an object, or its ``index`` is not an integer in
+            ``0..count-1`` (bools, floats and strings refused) or was seen before.
+    """
+    if not isinstance(item, dict):
+        msg = f"{field}[{position}] must be an object, got {type(item).__name__}"
+        raise ValueError(msg)
+    index = item.get("index")
+    if type(index) is not int or not 0 <= index < count:
+        msg = f"{field}[{position}].index must be an integer in 0..{count - 1}, got {index!r}"
+        raise ValueError(msg)
+    if index in seen:
+        msg = f"{field}[{position}].index {index} appears twice"
+        raise ValueError(msg)
+    return item, index
 
 
 def _reject_constant(name: str) -> NoReturn:

@@ -11,7 +11,6 @@ checks of every field of the reply, and error messages that never contain a key.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -495,16 +494,6 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
             self._client = None
 
 
-def _finite(value: Any) -> bool:
-    """A JSON number (not a bool) that fits a finite float."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
 def _vectors(payload: Any, count: int, dimensions: int | None) -> list[list[float]]:
     """The vectors of an embeddings reply in input order; ValueError names what is wrong.
 
@@ -524,23 +513,15 @@ def _vectors(payload: Any, count: int, dimensions: int | None) -> list[list[floa
         msg = f"{len(data)} embeddings for {count} texts; expected one per text"
         raise ValueError(msg)
     by_index: dict[int, list[float]] = {}
-    for position, item in enumerate(data):
-        if not isinstance(item, dict):
-            msg = f"data[{position}] must be an object, got {type(item).__name__}"
-            raise ValueError(msg)
-        index, embedding = item.get("index"), item.get("embedding")
-        if type(index) is not int or not 0 <= index < count:
-            msg = f"data[{position}].index must be an integer in 0..{count - 1}, got {index!r}"
-            raise ValueError(msg)
-        if index in by_index:
-            msg = f"data[{position}].index {index} appears twice"
-            raise ValueError(msg)
+    for position, raw in enumerate(data):
+        item, index = _http.indexed_item("data", position, raw, count, by_index)
+        embedding = item.get("embedding")
         if not isinstance(embedding, list) or not embedding:
             shown = type(embedding).__name__ if embedding is not None else "missing"
             msg = f"data[{position}].embedding must be a non-empty list of numbers, got {shown}"
             raise ValueError(msg)
-        if not all(_finite(x) for x in embedding):
-            bad = next(x for x in embedding if not _finite(x))
+        if not all(_http.finite_number(x) for x in embedding):
+            bad = next(x for x in embedding if not _http.finite_number(x))
             msg = f"data[{position}].embedding holds {bad!r}; expected finite numbers"
             raise ValueError(msg)
         by_index[index] = [float(x) for x in embedding]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -519,29 +518,12 @@ def _scores(results: Any, size: int) -> list[tuple[int, float]]:
         raise ValueError(msg)
     seen: set[int] = set()
     scored: list[tuple[int, float]] = []
-    for position, item in enumerate(results):
-        if not isinstance(item, dict):
-            msg = f"results[{position}] must be an object, got {type(item).__name__}"
-            raise ValueError(msg)
-        index, score = item.get("index"), item.get("relevance_score")
-        if type(index) is not int or not 0 <= index < size:
-            msg = f"results[{position}].index must be an integer in 0..{size - 1}, got {index!r}"
-            raise ValueError(msg)
-        if index in seen:
-            msg = f"results[{position}].index {index} appears twice"
-            raise ValueError(msg)
+    for position, raw in enumerate(results):
+        item, index = _http.indexed_item("results", position, raw, size, seen)
+        score = item.get("relevance_score")
         seen.add(index)
-        if not isinstance(score, (int, float)) or not _finite(score):
+        if not _http.finite_number(score):
             msg = f"results[{position}].relevance_score must be a finite number, got {score!r}"
             raise ValueError(msg)
         scored.append((index, float(score)))
     return scored
-
-
-def _finite(value: Any) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
