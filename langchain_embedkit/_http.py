@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeGuard, TypeVar
 
 from langchain_embedkit._imports import require
 
@@ -92,7 +92,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def finite_number(value: Any) -> bool:
+def finite_number(value: object) -> TypeGuard[float]:
     """A JSON number (not a bool) that fits a finite float."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
