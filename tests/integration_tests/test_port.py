@@ -89,14 +89,14 @@ def test_pymilvus_model_dense_port(minilm_path: str, embedkit_dense: DefaultEmbe
     theirs_docs = ef.encode_documents(DOCS)
     theirs_queries = ef.encode_queries(QUERIES)
     print("Dim:", ef.dim, theirs_docs[0].shape)
-    # embedkit form (encode_documents / encode_queries / dim are today
-    # embed_documents / embed_query / dimension)
-    ours_docs = embedkit_dense.embed_documents(DOCS)
-    ours_queries = [embedkit_dense.embed_query(q) for q in QUERIES]
+    # embedkit form: the same names and shapes
+    ours_docs = embedkit_dense.encode_documents(DOCS)
+    ours_queries = embedkit_dense.encode_queries(QUERIES)
 
-    assert embedkit_dense.dimension == ef.dim
-    np.testing.assert_allclose(ours_docs, np.stack(theirs_docs), atol=1e-5)
-    np.testing.assert_allclose(ours_queries, np.stack(theirs_queries), atol=1e-5)
+    assert embedkit_dense.dim == ef.dim
+    assert [v.shape for v in ours_docs] == [v.shape for v in theirs_docs]
+    np.testing.assert_allclose(np.stack(ours_docs), np.stack(theirs_docs), atol=1e-5)
+    np.testing.assert_allclose(np.stack(ours_queries), np.stack(theirs_queries), atol=1e-5)
 
 
 def test_pymilvus_model_bm25_fit_save_load_port(tmp_path: Path) -> None:
@@ -160,7 +160,8 @@ def test_raw_chromadb_port(embedkit_dense: DefaultEmbeddings, tmp_path: Path) ->
         persist_directory=tmp_path / "ours",
         collection_name="articles",
     )
-    store.add_texts(DOCS, metadatas=METADATAS, ids=IDS)
+    # collection.add(embeddings=...) with precomputed vectors: add_embeddings
+    store.add_embeddings(DOCS, vectors, METADATAS, IDS)
 
     assert store.count() == collection.count()
     cases: list[tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]] = [
