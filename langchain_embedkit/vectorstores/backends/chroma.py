@@ -4,7 +4,7 @@ User metadata keys are stored as they are and the text is the Chroma document. C
 no sparse index in local mode ("Sparse vector indexing is not enabled in local"), so each
 document's sparse vector is kept in the reserved metadata key ``embedkit:sparse`` (written
 in the same request as its dense vector) and searched with
-:class:`~langchain_embedkit.sparse.search.SparseIndex`.
+:class:`~langchain_embedkit.vectorstores.sparse_index.SparseIndex`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_embedkit._imports import require
-from langchain_embedkit.sparse.search import SparseIndex
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
 from langchain_embedkit.vectorstores.scoring import Metric
 from langchain_embedkit.vectorstores.sparse_index import (
+    SparseIndex,
     decode_sparse,
     encode_sparse,
 )
@@ -422,7 +422,7 @@ class ChromaBackend:
             if len(kept) >= k or len(ranked) < max(10 * k, 100):
                 ranked = kept[:k]
             else:
-                ranked = index.search(vector, k, allowed=set(self._matching_ids(filter)))
+                ranked = index.search(vector, k, set(self._matching_ids(filter)))
         if ids_only:
             return [Hit(Record(id=d, text=""), s) for d, s in ranked]
         by_id = {r.id: r for r in self.get([doc_id for doc_id, _ in ranked])}
