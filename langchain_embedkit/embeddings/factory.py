@@ -79,7 +79,7 @@ def make_embeddings(family: str, target: str = "") -> Embeddings:
         >>> make_embeddings("bge", "./no/such/model")
         Traceback (most recent call last):
         ...
-        langchain_embedkit.embeddings._sentence_transformers.ModelNotFoundError: Model folder \
+        langchain_embedkit.errors.ModelNotFoundError: Model folder \
 not found: ./no/such/model. Give the path of a downloaded model (a folder with modules.json \
 or config.json), or a model id from the local Hugging Face cache.
     """

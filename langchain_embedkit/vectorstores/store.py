@@ -570,9 +570,10 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         or per ``invoke`` call) is ``dense``, ``sparse`` or ``hybrid``.
 
         Example:
-            >>> retriever = store.as_retriever(  # doctest: +SKIP
-            ...     retrieval_mode="hybrid", search_kwargs={"k": 5})
-            >>> docs = retriever.invoke("query", retrieval_mode="sparse")  # doctest: +SKIP
+            With a store that has a sparse encoder::
+
+                retriever = store.as_retriever(retrieval_mode="hybrid", search_kwargs={"k": 5})
+                docs = retriever.invoke("query", retrieval_mode="sparse")
         """
         search_kwargs = dict(kwargs.pop("search_kwargs", None) or {})
         mode = kwargs.pop("retrieval_mode", None)
