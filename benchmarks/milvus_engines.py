@@ -109,7 +109,12 @@ def main() -> int:
     parser.add_argument("--n", default="5000,100000", help="collection sizes, comma-separated")
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument(
+        "--smoke", action="store_true", help="2,000 rows and 20 queries on the given engine"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.queries = "2000", 20
     rows = [run(args.uri, int(n), args) for n in args.n.split(",")]
     for row in rows:
         print(json.dumps(row), flush=True)
