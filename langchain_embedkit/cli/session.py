@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from langchain_embedkit._fs import atomic_write_text
 from langchain_embedkit.cli.errors import CLIError
 
 if TYPE_CHECKING:
@@ -142,14 +142,8 @@ class Session:
         a reader sees the old file or the new one, never half of one."""
         if self.local is None and self.sparse.is_fitted:  # servers: the store keeps no state
             self.sparse.save(self.state_path)
-        path = self.manifest_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as stream:
-            json.dump(self.manifest, stream, ensure_ascii=False, indent=1)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
+        text = json.dumps(self.manifest, ensure_ascii=False, indent=1)
+        atomic_write_text(self.manifest_path, text, durable=True)
 
     def require_documents(self, mode: str) -> None:
         if not self.exists() or self.store.count() == 0:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from langchain_embedkit._fs import atomic_write_text
 from langchain_embedkit._imports import require
 
 if TYPE_CHECKING:
@@ -272,9 +273,7 @@ def source_checksum(weights: Path, cache_dir: Path) -> str:
     index[key] = {"stamp": stamp, "sha256": checksum}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = index_path.with_name(f".checksums-{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
-        os.replace(tmp, index_path)
+        atomic_write_text(index_path, json.dumps(index, indent=1))
     except OSError:
         pass  # a read-only cache only costs hashing again next time
     return checksum

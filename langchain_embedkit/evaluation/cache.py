@@ -19,7 +19,6 @@ import inspect
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -28,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, SecretStr
+
+from langchain_embedkit._fs import atomic_write
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -272,14 +273,7 @@ class EmbeddingCache:
             (npy, lambda f: np.save(f, matrix, allow_pickle=False)),
             (meta_path, lambda f: f.write(json.dumps(meta, indent=1, sort_keys=True).encode())),
         ):
-            fd, tmp = tempfile.mkstemp(dir=npy.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    write(handle)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(target, write)
         return npy
 
     def encode(

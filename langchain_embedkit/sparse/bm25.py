@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain, pairwise, repeat
@@ -42,6 +41,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from langchain_embedkit._fs import atomic_write_text
 from langchain_embedkit.errors import NotFittedError, PersistenceError
 from langchain_embedkit.sparse.analyzers import Analyzer, analyzer_to_config, get_analyzer
 from langchain_embedkit.sparse.base import SparseEmbeddings, SparseStatistics
@@ -528,18 +528,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             NotFittedError: Nothing to save yet.
             ValueError: The analyzer is a custom callable that was never registered.
         """
-        target = Path(path)
-        text = json.dumps(self.to_dict(), ensure_ascii=False)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return target
+        return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
     load = _ClassOrInstanceLoad()
 

@@ -31,7 +31,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_embedkit._fs import atomic_write_text
 from langchain_embedkit.sparse.base import FittableSparseEmbeddings, SparseEmbeddings
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Backend
@@ -73,15 +73,7 @@ class Change:
 
 def _write_json(path: Path, payload: Any) -> None:
     """Write JSON through a per-write temporary file, then replace ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, ensure_ascii=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
 
 
 class SparseBook:
