@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
     from langchain_embedkit.sparse.splade import SpladeSparseEmbeddings
     from langchain_embedkit.types import RetrievalMode, SparseVector
-    from langchain_embedkit.vectorstores import EmbedKitVectorStore
+    from langchain_embedkit.vectorstores import ChromaOptions, EmbedKitVectorStore, MilvusOptions
 
 try:
     __version__ = metadata.version("langchain-embedkit")
@@ -56,6 +56,7 @@ _LAZY = {
     "BGEM3Embeddings": "langchain_embedkit.embeddings",
     "BGEM3SparseEmbeddings": "langchain_embedkit.embeddings",
     "BM25SparseEmbeddings": "langchain_embedkit.sparse.bm25",
+    "ChromaOptions": "langchain_embedkit.vectorstores",
     "CrossEncoderReranker": "langchain_embedkit.rerankers",
     "DefaultEmbeddings": "langchain_embedkit.embeddings",
     "DimensionMismatchError": "langchain_embedkit.errors",
@@ -65,6 +66,7 @@ _LAZY = {
     "FittableSparseEmbeddings": "langchain_embedkit.sparse.base",
     "HTTPReranker": "langchain_embedkit.rerankers",
     "HybridRetriever": "langchain_embedkit.retrievers",
+    "MilvusOptions": "langchain_embedkit.vectorstores",
     "ModelNotFoundError": "langchain_embedkit.embeddings",
     "NotFittedError": "langchain_embedkit.errors",
     "OpenAICompatibleEmbeddings": "langchain_embedkit.embeddings",
@@ -106,6 +108,7 @@ __all__ = [
     "BGEM3Embeddings",
     "BGEM3SparseEmbeddings",
     "BM25SparseEmbeddings",
+    "ChromaOptions",
     "CrossEncoderReranker",
     "DefaultEmbeddings",
     "DimensionMismatchError",
@@ -115,6 +118,7 @@ __all__ = [
     "FittableSparseEmbeddings",
     "HTTPReranker",
     "HybridRetriever",
+    "MilvusOptions",
     "ModelNotFoundError",
     "NotFittedError",
     "OpenAICompatibleEmbeddings",

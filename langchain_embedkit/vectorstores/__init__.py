@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from langchain_embedkit.vectorstores.options import ChromaOptions, MilvusOptions
 from langchain_embedkit.vectorstores.store import EmbedKitVectorStore
 
-__all__ = ["EmbedKitVectorStore"]
+__all__ = ["ChromaOptions", "EmbedKitVectorStore", "MilvusOptions"]

@@ -18,12 +18,13 @@ import operator
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from langchain_embedkit.vectorstores.ingest import Item
 
 __all__ = [
+    "BackendName",
     "check_collection_name",
     "check_filter",
     "check_ids",
@@ -35,6 +36,8 @@ __all__ = [
     "write_items",
 ]
 
+BackendName = Literal["milvus", "chroma"]
+"""The engines a store opens."""
 _MAX_NAME = 128
 
 _REFUSED = {
@@ -196,9 +199,7 @@ def search_filter(
     return {"$and": list(parts)}
 
 
-def choose_backend(
-    backend: str | None, persist_directory: object, host: str | None
-) -> Literal["milvus", "chroma"]:
+def choose_backend(backend: str | None, persist_directory: object, host: object) -> BackendName:
     """The engine to open: ``persist_directory`` or ``host`` without ``backend`` mean Chroma."""
     if backend is None:
         return "chroma" if persist_directory is not None or host is not None else "milvus"
@@ -210,8 +211,9 @@ def choose_backend(
             "drop backend= to use Chroma."
         )
         raise ValueError(msg)
-    if backend not in ("milvus", "chroma"):
-        msg = f"Unknown backend {backend!r}; supported: 'milvus', 'chroma'."
+    if backend not in get_args(BackendName):
+        names = ", ".join(map(repr, get_args(BackendName)))
+        msg = f"Unknown backend {backend!r}; supported: {names}."
         raise ValueError(msg)
     return backend  # type: ignore[return-value]
 

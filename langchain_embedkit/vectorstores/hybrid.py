@@ -1,8 +1,9 @@
 """Scored results for each retrieval mode, and hybrid search over any backend.
 
-Milvus fuses natively (RRF in ``hybrid_search``); every other case (Chroma, weighted
-fusion, RRF with weights, a query with no known sparse token) runs both legs and fuses
-them client-side with :mod:`langchain_embedkit.fusion`, so the numbers are the same.
+An engine with the optional :class:`~.backends.base.NativeHybrid` capability (Milvus 2.4
+and later) fuses RRF itself; every other case (Chroma, weighted fusion, RRF with weights,
+a query with no known sparse token) runs both legs and fuses them client-side with
+:mod:`langchain_embedkit.fusion`, so the numbers are the same.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from langchain_embedkit.fusion import Normalization
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores import scoring
-from langchain_embedkit.vectorstores.backends.base import Backend, Hit, Record
+from langchain_embedkit.vectorstores.backends.base import Backend, Hit, Record, native_hybrid
 
 __all__ = ["FusionSettings", "Scored", "dense_scored", "hybrid_search", "sparse_scored"]
 
@@ -56,14 +57,10 @@ def hybrid_search(
 ) -> list[Scored]:
     """The ``k`` best documents by fusing ``fetch_k`` candidates from each leg."""
     best = scoring.rrf_best(settings.rrf_k, settings.weights or [1.0, 1.0])
-    native = (
-        settings.method == "rrf"
-        and settings.weights is None
-        and backend.has_native_hybrid
-        and len(sparse_q) > 0
-    )
-    if native:
-        hits = backend.hybrid_search(dense_q, sparse_q, k, fetch_k, filter, settings.rrf_k)
+    engine = native_hybrid(backend)
+    fused_by_engine = settings.method == "rrf" and settings.weights is None and len(sparse_q) > 0
+    if engine is not None and fused_by_engine:
+        hits = engine.hybrid_search(dense_q, sparse_q, k, fetch_k, filter, settings.rrf_k)
         return [(h.record, h.score, min(1.0, h.score / best)) for h in hits]
     # both legs return ids and scores only; text and metadata are fetched for the k winners
     dense = dense_scored(

@@ -9,10 +9,9 @@ and MMR in :mod:`.scoring`.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.runnables.config import run_in_executor
@@ -27,7 +26,6 @@ from langchain_embedkit.vectorstores.arguments import (
     check_filter,
     check_ids,
     check_k,
-    choose_backend,
     search_filter,
 )
 from langchain_embedkit.vectorstores.backends import create_backend
@@ -40,20 +38,25 @@ from langchain_embedkit.vectorstores.hybrid import (
     sparse_scored,
 )
 from langchain_embedkit.vectorstores.ingest import check_finite
+from langchain_embedkit.vectorstores.options import (
+    BackendName,
+    BackendOptions,
+    ChromaOptions,
+    MilvusOptions,
+    resolve_options,
+)
 from langchain_embedkit.vectorstores.sparse_state import SparseBook, write_lock
 from langchain_embedkit.vectorstores.writes import StoreWrites
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
-    from pydantic import SecretStr
 
     from langchain_embedkit.sparse.base import SparseEmbeddings
 
-__all__ = ["EmbedKitVectorStore"]
+__all__ = ["ChromaOptions", "EmbedKitVectorStore", "MilvusOptions"]
 
 logger = logging.getLogger(__name__)
 
-BackendName = Literal["milvus", "chroma"]
 _MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
 # below this k a search never asks the engine for its count; above, k is clamped to it
 _CLAMP_FROM = 100
@@ -72,8 +75,10 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
             on search).
         sparse_embedding: Optional sparse encoder (e.g. ``BM25SparseEmbeddings``); enables
             ``retrieval_mode="sparse"`` and ``"hybrid"``.
-        backend: ``"milvus"`` or ``"chroma"``; defaults to ``"chroma"`` when
-            ``persist_directory`` or ``host`` is given, else ``"milvus"``.
+        backend: The engine: ``MilvusOptions(...)``, ``ChromaOptions(...)``, or the name
+            ``"milvus"`` / ``"chroma"`` with its settings as flat keywords. Defaults to
+            ``"chroma"`` when ``persist_directory`` or ``host`` is given, else
+            ``"milvus"`` (a Milvus Lite file ``./embedkit.db``).
         collection_name: Collection to open or create.
         metric: ``"cosine"``, ``"l2"`` or ``"ip"``; see :mod:`.scoring` for raw scores.
         retrieval_mode: Default mode of searches: ``"dense"``, ``"sparse"`` or ``"hybrid"``
@@ -89,26 +94,13 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         sparse_score_scale: Sparse relevance is ``s / (s + scale)``.
         batch_size: Documents embedded and written per step while ingesting.
         show_progress_bar: Show a progress bar while ingesting.
-        uri: Milvus: a Milvus Lite file (``./embedkit.db``) or a server
-            (``http://host:19530``).
-        token: Milvus or Chroma server token (read from ``MILVUS_TOKEN`` / ``CHROMA_TOKEN``
-            when not given); never shown in ``repr``.
-        db_name: Milvus database.
-        index_type: Milvus dense index (``FLAT`` for Milvus Lite, ``AUTOINDEX`` on servers,
-            or ``HNSW``/``IVF_FLAT`` where the engine supports them).
-        index_params: Milvus index build parameters, e.g. ``{"M": 16, "efConstruction": 200}``.
-        search_params: Milvus search parameters, e.g. ``{"ef": 64}``.
-        text_max_length: Milvus ``text`` field size in bytes.
-        persist_directory: Chroma: a folder for a persistent collection (else in memory).
-        host: Chroma server host (uses ``HttpClient``).
-        port: Chroma server port.
-        ssl: Chroma server over HTTPS.
-        headers: Extra HTTP headers for a Chroma server.
-        client: An existing ``chromadb`` client to use instead.
-        space: Chroma HNSW space; defaults to ``metric`` (must agree with it).
-        ef_search: Chroma HNSW ``ef_search``.
-        ef_construction: Chroma HNSW ``ef_construction``.
-        max_neighbors: Chroma HNSW ``max_neighbors``.
+        **engine_options: The engine settings as flat keywords, mapped onto the options
+            objects: :class:`MilvusOptions` fields (``uri``, ``token``, ``db_name``,
+            ``index_type``, ``index_params``, ``search_params``, ``text_max_length``,
+            ``client_kwargs``, ``consistency_level``) and :class:`ChromaOptions` fields
+            (``persist_directory``, ``host``, ``port``, ``ssl``, ``token``, ``headers``,
+            ``client``, ``space``, ``ef_search``, ``ef_construction``, ``max_neighbors``).
+            Beside an options object they may only repeat what it holds.
 
     A fittable sparse encoder's statistics always describe exactly the stored documents
     (upserts and deletes included; see :mod:`.sparse_state`). They are saved beside local
@@ -134,7 +126,7 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         embedding: Embeddings,
         sparse_embedding: SparseEmbeddings | None = None,
         *,
-        backend: BackendName | None = None,
+        backend: BackendName | BackendOptions | None = None,
         collection_name: str = "embedkit",
         metric: scoring.Metric = "cosine",
         retrieval_mode: RetrievalMode | None = None,
@@ -146,29 +138,20 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         sparse_score_scale: float = 10.0,
         batch_size: int = 1000,
         show_progress_bar: bool = False,
-        uri: str = "./embedkit.db",
-        token: str | SecretStr | None = None,
-        db_name: str | None = None,
-        index_type: str | None = None,
-        index_params: Mapping[str, Any] | None = None,
-        search_params: Mapping[str, Any] | None = None,
-        text_max_length: int = 65_535,
-        persist_directory: str | os.PathLike[str] | None = None,
-        host: str | None = None,
-        port: int = 8000,
-        ssl: bool = False,
-        headers: Mapping[str, str] | None = None,
-        client: Any = None,
-        space: scoring.Metric | None = None,
-        ef_search: int | None = None,
-        ef_construction: int | None = None,
-        max_neighbors: int | None = None,
+        **engine_options: Any,
     ) -> None:
-        backend = choose_backend(backend, persist_directory, host)
-        check_collection_name(collection_name, backend, uri, persist_directory)
+        options = resolve_options(backend, engine_options)
+        if isinstance(options, MilvusOptions):
+            check_collection_name(collection_name, "milvus", options.uri, None)
+        else:
+            check_collection_name(collection_name, "chroma", "", options.persist_directory)
         self.embedding = embedding
         self.sparse_embedding = sparse_embedding
-        self.backend_name = backend
+        self.options: BackendOptions = options
+        """The engine settings the store was opened with."""
+        self.backend_name: BackendName = (
+            "milvus" if isinstance(options, MilvusOptions) else "chroma"
+        )
         self._closed = False
         self.collection_name = collection_name
         self.metric = scoring.check_metric(metric)
@@ -193,29 +176,10 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
         self._backend: Backend = create_backend(
-            backend,
+            options,
             collection_name=collection_name,
             metric=self.metric,
             with_sparse=sparse_embedding is not None,
-            uri=os.fspath(uri),
-            token=token,
-            db_name=db_name,
-            index_type=index_type,
-            index_params=index_params,
-            search_params=search_params,
-            text_max_length=text_max_length,
-            persist_directory=os.fspath(persist_directory) if persist_directory else None,
-            host=host,
-            port=port,
-            ssl=ssl,
-            headers=headers,
-            client=client,
-            space=space,
-            hnsw={
-                "ef_search": ef_search,
-                "ef_construction": ef_construction,
-                "max_neighbors": max_neighbors,
-            },
         )
         state = self._backend.state_path()
         self._lock = write_lock(str(state) if state is not None else f"store-{id(self)}")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_embedkit.types import SparseVector
 
-__all__ = ["Backend", "Hit", "Record"]
+__all__ = ["Backend", "Hit", "NativeHybrid", "Record", "Row", "native_hybrid"]
 
 Filter = Mapping[str, Any]
 
@@ -53,7 +53,6 @@ class Backend(Protocol):
     """What :class:`~langchain_embedkit.vectorstores.EmbedKitVectorStore` needs from an engine."""
 
     name: str
-    has_native_hybrid: bool
 
     def max_rows_per_write(self) -> int:
         """Most rows one write request may carry."""
@@ -119,6 +118,24 @@ class Backend(Protocol):
     ) -> list[Hit]:
         """Top ``k`` by sparse dot product; an empty query vector gives no hits."""
 
+    def state_path(self) -> Path | None:
+        """Where the sparse encoder's fit state is saved, None for servers."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+@runtime_checkable
+class NativeHybrid(Protocol):
+    """An optional capability: the engine fuses both legs of a hybrid search itself.
+
+    A backend without it (Chroma) is searched leg by leg and fused client-side; one with it
+    says per connection whether the engine it reached can (``has_native_hybrid``: a Milvus
+    2.3 server cannot).
+    """
+
+    has_native_hybrid: bool
+
     def hybrid_search(
         self,
         dense: Sequence[float],
@@ -128,10 +145,11 @@ class Backend(Protocol):
         filter: Filter | None,
         rrf_k: int,
     ) -> list[Hit]:
-        """Engine-side RRF of the two legs (only when ``has_native_hybrid``)."""
+        """Engine-side RRF of the two legs."""
 
-    def state_path(self) -> Path | None:
-        """Where the sparse encoder's fit state is saved, None for servers."""
 
-    def close(self) -> None:
-        """Release connections and files."""
+def native_hybrid(backend: Backend) -> NativeHybrid | None:
+    """``backend`` when its engine fuses hybrid searches itself, else None."""
+    if isinstance(backend, NativeHybrid) and backend.has_native_hybrid:
+        return backend
+    return None

@@ -30,6 +30,8 @@ from langchain_embedkit.vectorstores.sparse_index import (
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
+    from langchain_embedkit.vectorstores.options import ChromaOptions
+
 __all__ = ["SPARSE_KEY", "ChromaBackend"]
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,6 @@ class ChromaBackend:
     """Adapter over a ``chromadb`` collection (see :class:`..base.Backend`)."""
 
     name = "chroma"
-    has_native_hybrid = False
 
     def __init__(
         self,
@@ -154,6 +155,31 @@ class ChromaBackend:
         self._dim: int | None = None
         self._index: SparseIndex | None = None
         self._checked_at = 0.0
+
+    @classmethod
+    def from_options(
+        cls, options: ChromaOptions, *, collection_name: str, metric: Metric, with_sparse: bool
+    ) -> ChromaBackend:
+        """Open ``collection_name`` where ``options`` say; ``space`` must agree with ``metric``."""
+        if options.space is not None and options.space != metric:
+            msg = (
+                f"space={options.space!r} and metric={metric!r} disagree; pass one of them "
+                "(space is Chroma's name for metric)."
+            )
+            raise ValueError(msg)
+        return cls(
+            collection_name=collection_name,
+            metric=metric,
+            with_sparse=with_sparse,
+            persist_directory=options.persist_directory,
+            host=options.host,
+            port=options.port,
+            ssl=options.ssl,
+            token=options.token if options.host else None,
+            headers=options.headers,
+            client=options.client,
+            hnsw=options.hnsw(),
+        )
 
     def max_rows_per_write(self) -> int:
         return int(self.client.get_max_batch_size())
@@ -427,18 +453,6 @@ class ChromaBackend:
             return [Hit(Record(id=d, text=""), s) for d, s in ranked]
         by_id = {r.id: r for r in self.get([doc_id for doc_id, _ in ranked])}
         return [Hit(by_id[d], s) for d, s in ranked if d in by_id]
-
-    def hybrid_search(
-        self,
-        dense: Sequence[float],
-        sparse: SparseVector,
-        k: int,
-        fetch_k: int,
-        filter: Filter | None,
-        rrf_k: int,
-    ) -> list[Hit]:
-        msg = "Chroma has no engine-side hybrid search; the store fuses client-side."
-        raise NotImplementedError(msg)
 
     def state_path(self) -> Path | None:
         if self.persist_directory is None:

@@ -85,6 +85,7 @@ class MilvusBackend:
         search_params: Mapping[str, Any] | None,
         text_max_length: int,
         client_kwargs: Mapping[str, Any] | None = None,
+        consistency_level: str | None = None,
     ) -> None:
         pymilvus = require("pymilvus", "milvus")
         self.uri = uri
@@ -103,6 +104,7 @@ class MilvusBackend:
         self.index_params = dict(index_params or {})
         self.search_params = dict(search_params or {})
         self.text_max_length = text_max_length
+        self.consistency_level = consistency_level
         self._dim: int | None = None
         self._has_sparse_field = False
         self._exists = False
