@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.utils import secret_from_env
@@ -71,7 +72,7 @@ class MilvusOptions(BaseModel):
         'root:Milvus'
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     uri: str = "./embedkit.db"
     """A Milvus Lite file (``./embedkit.db``) or a server (``http://host:19530``)."""
@@ -169,7 +170,9 @@ token=SecretStr('**********'), headers={'X-Api-Key': '**********'}, space=None, 
 ef_search=None, ef_construction=None, max_neighbors=None)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, use_attribute_docstrings=True
+    )
 
     persist_directory: str | None = None
     """A folder for a persistent collection (created when missing)."""
@@ -264,7 +267,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, SecretStr) or isinstance(b, SecretStr):
         plain = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in (a, b)]
         return plain[0] == plain[1]
-    return bool(_path(a) == _path(b))
+    if isinstance(a, os.PathLike) or isinstance(b, os.PathLike):
+        return Path(a) == Path(b)
+    return bool(a == b)
 
 
 def resolve_options(
