@@ -119,6 +119,10 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         2
         >>> store.similarity_search("foo", k=1)[0].page_content
         'foo'
+        >>> same = EmbedKitVectorStore(DeterministicFakeEmbedding(size=8),
+        ...                            backend=ChromaOptions(), collection_name="doctest")
+        >>> same.options == store.options == ChromaOptions()
+        True
     """
 
     def __init__(

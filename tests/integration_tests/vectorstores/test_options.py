@@ -248,3 +248,52 @@ class TestMilvusFromOptions(VectorStoreIntegrationTests):
         )
         yield store
         store.close()
+
+
+def test_the_store_fuses_on_the_engine_only_where_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    engine_hybrid = MilvusBackend.hybrid_search
+
+    def counted(self: MilvusBackend, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return engine_hybrid(self, *args, **kwargs)
+
+    monkeypatch.setattr(MilvusBackend, "hybrid_search", counted)
+    stores = {
+        "milvus": EmbedKitVectorStore(
+            DeterministicFakeEmbedding(size=16),
+            BM25SparseEmbeddings(),
+            backend=MilvusOptions(uri=str(tmp_path / "m.db")),
+        ),
+        "chroma": EmbedKitVectorStore(
+            DeterministicFakeEmbedding(size=16), BM25SparseEmbeddings(), backend=ChromaOptions()
+        ),
+    }
+    try:
+        found = {}
+        for name, store in stores.items():
+            store.add_texts(TEXTS, ids=[str(i) for i in range(len(TEXTS))])
+            before = len(calls)
+            hits = store.similarity_search_with_score("hybrid search fuses", k=3)
+            found[name] = [(d.id, round(s, 6)) for d, s in hits]
+            assert len(calls) - before == (1 if name == "milvus" else 0)
+        assert found["milvus"] == found["chroma"]
+        weighted = EmbedKitVectorStore(
+            DeterministicFakeEmbedding(size=16),
+            BM25SparseEmbeddings(),
+            backend=MilvusOptions(uri=str(tmp_path / "w.db")),
+            fusion_weights=(0.7, 0.3),
+        )
+        try:
+            weighted.add_texts(TEXTS)
+            before = len(calls)
+            # weights make fusion client-side on every engine
+            assert weighted.similarity_search("hybrid search fuses", k=3)
+            assert len(calls) == before
+        finally:
+            weighted.close()
+    finally:
+        for store in stores.values():
+            store.close()
