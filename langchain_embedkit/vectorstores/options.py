@@ -289,8 +289,12 @@ def resolve_options(
         ...
         ValueError: uri='./b.db' disagrees with MilvusOptions(uri='./a.db'); set it once.
     """
-    # a flat None means "not given" (token=None still reads the environment)
-    flat = {key: value for key, value in flat.items() if value is not None}
+    # a flat None (or token="") means "not given": token=None still reads the environment
+    flat = {
+        key: value
+        for key, value in flat.items()
+        if value is not None and not (key == "token" and value == "")
+    }
     unknown = sorted(set(flat) - set(_FIELDS))
     if unknown:
         msg = (

@@ -112,6 +112,8 @@ def test_tokens_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     resolved = resolve_options("milvus", {"token": None})
     assert isinstance(resolved, MilvusOptions)
     assert resolved.token == SecretStr("env-milvus")
+    assert resolve_options("milvus", {"token": ""}).token == SecretStr("env-milvus")
+    assert resolve_options("chroma", {"host": "h", "token": ""}).token == SecretStr("env-chroma")
     assert MilvusOptions(token="given").token == SecretStr("given")
 
 
