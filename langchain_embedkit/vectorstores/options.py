@@ -44,6 +44,7 @@ ConsistencyLevel = Literal["Strong", "Session", "Bounded", "Eventually"]
 """Milvus consistency levels (what a search sees of recent writes)."""
 # keys of client_kwargs that have their own field (a second place would be ambiguous)
 _OWN_FIELDS = {"uri": "uri", "token": "token", "db_name": "db_name"}
+_PATHS = ("uri", "persist_directory")
 
 
 def _path(value: Any) -> Any:
@@ -263,13 +264,13 @@ def engine_keywords() -> list[str]:
     return sorted(_FIELDS)
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, SecretStr) or isinstance(b, SecretStr):
-        plain = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in (a, b)]
-        return plain[0] == plain[1]
-    if isinstance(a, os.PathLike) or isinstance(b, os.PathLike):
-        return Path(a) == Path(b)
-    return bool(a == b)
+def _shown(name: str, value: Any) -> str:
+    """A setting as an error may show it: credentials masked."""
+    if name == "token":
+        return MASK
+    if isinstance(value, Mapping):
+        return repr({k: MASK if is_secret_header(str(k)) else v for k, v in value.items()})
+    return repr(_path(value))
 
 
 def resolve_options(
@@ -313,13 +314,15 @@ def resolve_options(
                     "object of the engine you mean."
                 )
                 raise ValueError(msg)
-            if not _same(value, getattr(backend, name)):
-                held = getattr(backend, name)
-                shown_value = MASK if name == "token" else repr(_path(value))
-                shown_held = MASK if name == "token" else repr(held)
+            held = getattr(backend, name)
+            # validated as the field would be: paths as str, passwords as SecretStr
+            given = getattr(kind(**{name: value}), name)
+            if name in _PATHS and given is not None and held is not None:
+                given, held = Path(given), Path(held)  # "./db" and "db" are one folder
+            if given != held:
                 msg = (
-                    f"{name}={shown_value} disagrees with {kind.__name__}("
-                    f"{name}={shown_held}); set it once."
+                    f"{name}={_shown(name, value)} disagrees with {kind.__name__}("
+                    f"{name}={_shown(name, getattr(backend, name))}); set it once."
                 )
                 raise ValueError(msg)
         return backend

@@ -97,9 +97,17 @@ def test_repr_and_dump_hide_every_secret() -> None:
     assert milvus.token is not None and milvus.token.get_secret_value() == "root:t0k3n-m"
 
 
-def test_a_disagreeing_token_is_named_but_never_shown() -> None:
+def test_disagreeing_credentials_are_named_but_never_shown() -> None:
     with pytest.raises(ValueError, match="token=") as caught:
         resolve_options(MilvusOptions(token="s3cret-a"), {"token": "s3cret-b"})
+    assert "s3cret" not in str(caught.value)
+    options = MilvusOptions(client_kwargs={"user": "root", "password": "s3cret-c"})
+    with pytest.raises(ValueError, match="client_kwargs=") as caught:
+        resolve_options(options, {"client_kwargs": {"user": "root", "password": "s3cret-d"}})
+    assert "s3cret" not in str(caught.value) and "root" in str(caught.value)
+    chroma = ChromaOptions(host="h", headers={"Authorization": "Bearer s3cret-e"})
+    with pytest.raises(ValueError, match="headers=") as caught:
+        resolve_options(chroma, {"headers": {"Authorization": "Bearer s3cret-f"}})
     assert "s3cret" not in str(caught.value)
 
 
@@ -160,6 +168,9 @@ def test_an_options_object_with_agreeing_flat_keywords_is_used_as_it_is() -> Non
     assert resolve_options(options, {}) is options
     assert resolve_options(options, {"persist_directory": Path("./db")}) is options
     assert resolve_options(options, {"ef_search": None}) is options
+    milvus = MilvusOptions(token="t", client_kwargs={"secure": True, "password": "pw"})
+    same = {"token": "t", "client_kwargs": {"secure": True, "password": "pw"}}
+    assert resolve_options(milvus, same) is milvus
 
 
 def test_flat_keywords_that_disagree_with_the_options_are_refused() -> None:
