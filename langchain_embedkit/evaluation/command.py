@@ -17,6 +17,7 @@ from typing import Any
 from langchain_embedkit.embeddings.factory import FAMILIES, make_embeddings
 from langchain_embedkit.embeddings.factory import check_model_path as _check_model_path
 from langchain_embedkit.errors import UsageError
+from langchain_embedkit.sparse.analyzers import BUILTIN_ANALYZERS
 
 __all__ = ["add_parser", "build_parser", "main", "parse_embeddings", "run"]
 
@@ -96,7 +97,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--analyzer",
         default="auto",
-        choices=("auto", "en", "zh"),
+        choices=BUILTIN_ANALYZERS,
         help="BM25 analyzer for the sparse and hybrid modes (default auto: Chinese and English)",
     )
     parser.add_argument(
