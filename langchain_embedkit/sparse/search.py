@@ -44,6 +44,8 @@ Ties = Literal["id", "insertion"]
 
 # Scores of at most this many (query, document) pairs are materialised at once.
 _BLOCK_PAIRS = 1 << 24
+# Fewer queries than this are scored from their postings, more by a sparse matrix product.
+_BATCH_MIN_QUERIES = 8
 # Deleted rows are dropped once they outnumber the live ones (and this many exist).
 _COMPACT_MIN_DEAD = 1024
 
@@ -170,6 +172,37 @@ def sparse_top_k(
         order = np.lexsort((rows, -values))[:k]
         results.append(list(zip(rows[order].tolist(), values[order].tolist(), strict=True)))
     return results
+
+
+def _posting_sums(
+    query: SparseVector, segments: Sequence[_Segment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, scores)`` of one query, summed from its tokens' postings.
+
+    For a few queries this beats a sparse matrix product, whose set-up costs more than
+    the few postings a query touches. Each document's products are added in token
+    order, as the matrix product adds them, so both give the same floats.
+    """
+    tokens = np.asarray(query.indices, dtype=np.int64)
+    weights = np.asarray(query.values, dtype=np.float64)
+    parts: list[np.ndarray] = []
+    for segment in segments:
+        matrix = segment.matrix
+        inside = tokens < matrix.shape[0]
+        lo = matrix.indptr[tokens[inside]]
+        lengths = matrix.indptr[tokens[inside] + 1] - lo
+        total = int(lengths.sum())
+        if total == 0:
+            parts.append(np.zeros(segment.size))
+            continue
+        # positions of every posting of the query's tokens, token after token
+        starts = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
+        positions = starts + np.arange(total)
+        products = matrix.data[positions] * np.repeat(weights[inside], lengths)
+        parts.append(np.bincount(matrix.indices[positions], products, minlength=segment.size))
+    scores = np.concatenate(parts) if parts else np.zeros(0)
+    rows = np.flatnonzero(scores)
+    return rows, scores[rows]
 
 
 class _Segment:
@@ -368,11 +401,15 @@ class SparseIndex:
             ]
             keep = np.zeros(len(self._ids), dtype=bool)
             keep[[row for row in allowed_rows if row >= 0]] = True
-        matrices = [segment.matrix for segment in self._segments]
-        query_matrix = _query_matrix(queries, max(matrix.shape[0] for matrix in matrices))
+        if len(queries) < _BATCH_MIN_QUERIES:
+            scored = (_posting_sums(query, self._segments) for query in queries)
+        else:
+            matrices = [segment.matrix for segment in self._segments]
+            query_matrix = _query_matrix(queries, max(matrix.shape[0] for matrix in matrices))
+            scored = _scored_rows(query_matrix, matrices)
         ids = self._ids
         results: list[list[tuple[str, float]]] = []
-        for rows, values in _scored_rows(query_matrix, matrices):
+        for rows, values in scored:
             rows, values = _leaders(rows, values, top_k, keep)
             if self._ties == "insertion":  # rows are numbered in write order
                 order = np.lexsort((rows, -values))[:top_k]

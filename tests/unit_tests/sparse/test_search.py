@@ -171,7 +171,20 @@ def compact_early(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("compact_early")
 class TestSparseIndex(SparseIndexMachine.TestCase):  # type: ignore[name-defined,misc]
-    """The machine, with compaction after a few deletions so that it is exercised."""
+    """The machine, with compaction after a few deletions so that it is exercised.
+
+    Its searches send 1 to 3 queries: each is scored from its postings.
+    """
+
+
+@pytest.fixture
+def matrix_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "_BATCH_MIN_QUERIES", 1)
+
+
+@pytest.mark.usefixtures("compact_early", "matrix_product")
+class TestSparseIndexMatrixProduct(SparseIndexMachine.TestCase):  # type: ignore[name-defined,misc]
+    """The machine again, every search scored by the sparse matrix product."""
 
 
 @settings(max_examples=60, deadline=None)
@@ -203,6 +216,9 @@ def test_any_float_weights_match_brute_force(
     assert [doc_id for doc_id, _ in got] == [doc_id for doc_id, _ in expected]
     assert [s for _, s in got] == pytest.approx([s for _, s in expected])
     assert len(index) == len(model)
+    # a batch large enough for the matrix product gives the very same floats
+    batch = [query] * search_module._BATCH_MIN_QUERIES
+    assert index.search(batch, k) == [got] * len(batch)
 
 
 def test_insertion_ties_follow_the_last_write() -> None:
