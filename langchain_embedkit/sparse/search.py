@@ -401,6 +401,7 @@ class SparseIndex:
             ]
             keep = np.zeros(len(self._ids), dtype=bool)
             keep[[row for row in allowed_rows if row >= 0]] = True
+        scored: Iterable[tuple[np.ndarray, np.ndarray]]
         if len(queries) < _BATCH_MIN_QUERIES:
             scored = (_posting_sums(query, self._segments) for query in queries)
         else:
