@@ -136,6 +136,93 @@ def row(
     }
 
 
+def check_same_tokens(docs: list[str]) -> None:
+    """Ours and bm25s must see the same tokens, or the comparison means nothing."""
+    import bm25s
+    import Stemmer
+
+    sample = docs[:200]
+    ours_tokens = [AutoAnalyzer()(doc) for doc in sample]
+    peer_tokens = bm25s.tokenize(
+        sample,
+        token_pattern=r"\w+",
+        stopwords=sorted(load_stopwords("en")),
+        stemmer=Stemmer.Stemmer("english"),
+        return_ids=False,
+        show_progress=False,
+    )
+    assert [sorted(t) for t in ours_tokens] == [sorted(t) for t in peer_tokens], "tokens differ"
+
+
+def timed_runs(
+    systems: dict[str, Callable[[], Outcome]], repeats: int
+) -> tuple[dict[str, list[dict[str, float]]], dict[str, list[list[int]]]]:
+    """Each system ``repeats`` times, in rotating order; timings and the last results."""
+    timings: dict[str, list[dict[str, float]]] = {name: [] for name in systems}
+    last: dict[str, list[list[int]]] = {}
+    names = list(systems)
+    for repeat in range(repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for name in order:
+            gc.collect()
+            timing, results = systems[name]()
+            timings[name].append(timing)
+            last[name] = results
+        print(f"run {repeat + 1}/{repeats} done", flush=True)
+    return timings, last
+
+
+def report_rows(
+    n: int, seconds: Callable[[str, str], float], ndcg: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The table: ours against each peer, times (median seconds) then nDCG@10."""
+    bm25s_name, rank_name = "bm25s 0.3 (lucene, same tokens)", "rank_bm25 BM25Okapi (same tokens)"
+    total = f"total time: fit + encode corpus + {n} queries + top-10"
+    query = f"query time: encode {n} queries + exact top-10"
+    stemmed = "nDCG@10, Snowball stemming (default)"
+    return [
+        row(total, seconds("ours", "total"), seconds("bm25s", "total"), bm25s_name, "<= 1.5", "s"),
+        row(
+            "index time: fit + encode corpus",
+            seconds("ours", "index"),
+            seconds("bm25s", "index"),
+            bm25s_name,
+            "",
+            "s",
+        ),
+        row(query, seconds("ours", "query"), seconds("bm25s", "query"), bm25s_name, "", "s"),
+        row(
+            query,
+            seconds("ours", "query"),
+            seconds("rank_bm25", "query"),
+            rank_name,
+            "<= 0.05 (>= 20x faster)",
+            "s",
+        ),
+        row(stemmed, ndcg["ours"], ndcg["bm25s"], bm25s_name, ">= 0.66", "nDCG@10"),
+        row(
+            "nDCG@10, no stemming",
+            ndcg["ours_nostem"],
+            ndcg["bm25s_nostem"],
+            bm25s_name,
+            ">= 0.66",
+            "nDCG@10",
+        ),
+        row(stemmed, ndcg["ours"], ndcg["rank_bm25"], rank_name, ">= 0.66", "nDCG@10"),
+    ]
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    print("| metric | ours | peer | peer name | ratio ours/peer | goal |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['metric']} | {r['ours']} {r['unit']} | {r['peer']} {r['unit']} | "
+            f"{r['peer_name']} | {r['ratio']:.3f} | {r['goal'] or '-'} |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=scifact_dir())
@@ -156,117 +243,35 @@ def main() -> int:
     # untimed warm-up: imports (scipy, Stemmer, bm25s), and the token check
     _, ours_results = run_ours(docs, queries, "english")
     _, peer_results = run_bm25s(docs, queries, "english")
-    import bm25s
-    import Stemmer
-
-    sample = docs[:200]
-    ours_tokens = [AutoAnalyzer()(doc) for doc in sample]
-    peer_tokens = bm25s.tokenize(
-        sample,
-        token_pattern=r"\w+",
-        stopwords=sorted(load_stopwords("en")),
-        stemmer=Stemmer.Stemmer("english"),
-        return_ids=False,
-        show_progress=False,
-    )
-    assert [sorted(t) for t in ours_tokens] == [sorted(t) for t in peer_tokens], "tokens differ"
+    check_same_tokens(docs)
     rank_model, rank_analyzer = prepare_rank_bm25(docs)
+    timings, last = timed_runs(
+        {
+            "ours": lambda: run_ours(docs, queries, "english"),
+            "bm25s": lambda: run_bm25s(docs, queries, "english"),
+            "rank_bm25": lambda: run_rank_bm25(rank_model, rank_analyzer, queries),
+        },
+        repeats,
+    )
 
-    timings: dict[str, list[dict[str, float]]] = {"ours": [], "bm25s": [], "rank_bm25": []}
-    systems: dict[str, Callable[[], Outcome]] = {
-        "ours": lambda: run_ours(docs, queries, "english"),
-        "bm25s": lambda: run_bm25s(docs, queries, "english"),
-        "rank_bm25": lambda: run_rank_bm25(rank_model, rank_analyzer, queries),
-    }
-    names = list(systems)
-    rank_results: list[list[int]] = []
-    for repeat in range(repeats):
-        order = names[repeat % 3 :] + names[: repeat % 3]
-        for name in order:
-            gc.collect()
-            timing, results = systems[name]()
-            timings[name].append(timing)
-            if name == "rank_bm25":
-                rank_results = results
-        print(f"run {repeat + 1}/{repeats} done", flush=True)
+    def ndcg(results: list[list[int]]) -> float:
+        return ndcg_at_10(results, doc_ids, query_ids, qrels)
 
     def median(name: str, key: str) -> float:
         return statistics.median(t[key] for t in timings[name])
 
-    ndcg = {
-        "ours": ndcg_at_10(ours_results, doc_ids, query_ids, qrels),
-        "bm25s": ndcg_at_10(peer_results, doc_ids, query_ids, qrels),
-        "ours_nostem": ndcg_at_10(run_ours(docs, queries, None)[1], doc_ids, query_ids, qrels),
-        "bm25s_nostem": ndcg_at_10(run_bm25s(docs, queries, None)[1], doc_ids, query_ids, qrels),
-        "rank_bm25": ndcg_at_10(rank_results, doc_ids, query_ids, qrels),
-    }
-    n = len(queries)
-    rows = [
-        row(
-            f"total time: fit + encode corpus + {n} queries + top-10",
-            median("ours", "total"),
-            median("bm25s", "total"),
-            "bm25s 0.3 (lucene, same tokens)",
-            "<= 1.5",
-            "s",
-        ),
-        row(
-            "index time: fit + encode corpus",
-            median("ours", "index"),
-            median("bm25s", "index"),
-            "bm25s 0.3 (lucene, same tokens)",
-            "",
-            "s",
-        ),
-        row(
-            f"query time: encode {n} queries + exact top-10",
-            median("ours", "query"),
-            median("bm25s", "query"),
-            "bm25s 0.3 (lucene, same tokens)",
-            "",
-            "s",
-        ),
-        row(
-            f"query time: encode {n} queries + exact top-10",
-            median("ours", "query"),
-            median("rank_bm25", "query"),
-            "rank_bm25 BM25Okapi (same tokens)",
-            "<= 0.05 (>= 20x faster)",
-            "s",
-        ),
-        row(
-            "nDCG@10, Snowball stemming (default)",
-            ndcg["ours"],
-            ndcg["bm25s"],
-            "bm25s 0.3 (lucene, same tokens)",
-            ">= 0.66",
-            "nDCG@10",
-        ),
-        row(
-            "nDCG@10, no stemming",
-            ndcg["ours_nostem"],
-            ndcg["bm25s_nostem"],
-            "bm25s 0.3 (lucene, same tokens)",
-            ">= 0.66",
-            "nDCG@10",
-        ),
-        row(
-            "nDCG@10, Snowball stemming (default)",
-            ndcg["ours"],
-            ndcg["rank_bm25"],
-            "rank_bm25 BM25Okapi (same tokens)",
-            ">= 0.66",
-            "nDCG@10",
-        ),
-    ]
-    print()
-    print("| metric | ours | peer | peer name | ratio ours/peer | goal |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['metric']} | {r['ours']} {r['unit']} | {r['peer']} {r['unit']} | "
-            f"{r['peer_name']} | {r['ratio']:.3f} | {r['goal'] or '-'} |"
-        )
+    rows = report_rows(
+        len(queries),
+        median,
+        {
+            "ours": ndcg(ours_results),
+            "bm25s": ndcg(peer_results),
+            "ours_nostem": ndcg(run_ours(docs, queries, None)[1]),
+            "bm25s_nostem": ndcg(run_bm25s(docs, queries, None)[1]),
+            "rank_bm25": ndcg(last["rank_bm25"]),
+        },
+    )
+    print_table(rows)
     if args.smoke:
         print("\n(smoke run: 500 documents; figures are not comparable with the full run)")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,7 @@ from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.evaluation import (  # noqa: E402
     DenseIndex,
     EmbeddingCache,
+    EvaluationResult,
     RetrievalDataset,
     SparseIndex,
     evaluate,
@@ -147,42 +148,43 @@ def peer_bm25(docs: list[Document]) -> tuple[BaseRetriever, str]:
 def build(
     dataset: RetrievalDataset, cache_dir: Path
 ) -> tuple[dict[str, BaseRetriever], dict[str, str]]:
-    from langchain_chroma import Chroma
-    from langchain_classic.retrievers import EnsembleRetriever
-
+    """Every system over the same cached corpus vectors, and the peers' display names."""
     from langchain_embedkit.embeddings import DefaultEmbeddings
-    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-    from langchain_embedkit.vectorstores import EmbedKitVectorStore
 
     model = DefaultEmbeddings()
-    doc_ids = list(dataset.corpus)
-    texts = [dataset.corpus[d] for d in doc_ids]
+    texts = [dataset.corpus[d] for d in dataset.corpus]
     cache = EmbeddingCache(cache_dir)
     start = time.perf_counter()
     matrix = cache.encode(model, texts, desc="Encoding corpus (once, then cached)")
     how = "from cache" if cache.last_hit else f"in {time.perf_counter() - start:.0f} s"
     print(f"corpus vectors: {matrix.shape[0]} x {matrix.shape[1]} {how}", flush=True)
     shared = PrecomputedEmbeddings(model, texts, matrix)
-    docs = dataset.documents()
+    suffix = str(os.getpid())
+    peers, names = peer_systems(dataset, shared, suffix)
+    return {**our_systems(dataset, model, matrix, shared, suffix), **peers}, names
 
+
+def our_systems(
+    dataset: RetrievalDataset,
+    model: Embeddings,
+    matrix: np.ndarray,
+    shared: Embeddings,
+    suffix: str,
+) -> dict[str, BaseRetriever]:
+    """Exact dense, BM25 and hybrid search, and the store's hybrid retriever on Chroma."""
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+    from langchain_embedkit.vectorstores import EmbedKitVectorStore
+
+    doc_ids = list(dataset.corpus)
+    texts = [dataset.corpus[d] for d in doc_ids]
     bm25 = BM25SparseEmbeddings().fit(texts)
-    sparse = SparseIndex(doc_ids, bm25.embed_documents(texts))
-    dense = DenseIndex(doc_ids, matrix)
     common: dict[str, Any] = {
         "embeddings": model,
-        "dense": dense,
+        "dense": DenseIndex(doc_ids, matrix),
         "bm25": bm25,
-        "sparse": sparse,
+        "sparse": SparseIndex(doc_ids, bm25.embed_documents(texts)),
         "corpus": dataset.corpus,
     }
-
-    suffix = str(os.getpid())
-    chroma = Chroma(collection_name=f"bench-eval-peer-{suffix}", embedding_function=shared)
-    chroma.add_documents(docs, ids=doc_ids)
-    peer_dense = chroma.as_retriever(search_kwargs={"k": K})
-    bm25_peer, bm25_name = peer_bm25(docs)
-    ensemble = EnsembleRetriever(retrievers=[bm25_peer, peer_dense], weights=[0.5, 0.5])
-
     store = EmbedKitVectorStore(
         shared,
         BM25SparseEmbeddings(),
@@ -190,13 +192,29 @@ def build(
         collection_name=f"bench-eval-ours-{suffix}",
         fetch_k=FETCH_K,
     )
-    store.add_documents(docs)
-
-    systems: dict[str, BaseRetriever] = {
+    store.add_documents(dataset.documents())
+    return {
         "ours dense": ExactRetriever(mode="dense", **common),
         "ours bm25": ExactRetriever(mode="bm25", **common),
         "ours hybrid": ExactRetriever(mode="hybrid", **common),
         "ours store hybrid": store.as_retriever(retrieval_mode="hybrid", search_kwargs={"k": K}),
+    }
+
+
+def peer_systems(
+    dataset: RetrievalDataset, shared: Embeddings, suffix: str
+) -> tuple[dict[str, BaseRetriever], dict[str, str]]:
+    """LangChain's usual recipe: a Chroma retriever, BM25Retriever and their ensemble."""
+    from langchain_chroma import Chroma
+    from langchain_classic.retrievers import EnsembleRetriever
+
+    docs = dataset.documents()
+    chroma = Chroma(collection_name=f"bench-eval-peer-{suffix}", embedding_function=shared)
+    chroma.add_documents(docs, ids=list(dataset.corpus))
+    peer_dense = chroma.as_retriever(search_kwargs={"k": K})
+    bm25_peer, bm25_name = peer_bm25(docs)
+    ensemble = EnsembleRetriever(retrievers=[bm25_peer, peer_dense], weights=[0.5, 0.5])
+    systems: dict[str, BaseRetriever] = {
         "peer dense": peer_dense,
         "peer bm25": bm25_peer,
         "peer hybrid": ensemble,
@@ -224,6 +242,88 @@ def time_queries(
                 times[name].append((time.perf_counter() - start) * 1000)
             turn += 1
     return times
+
+
+# (label, our system, the peer it is compared with, goal)
+PAIRS = [
+    ("dense", "ours dense", "peer dense", "ours 0.645 +- 0.005"),
+    ("BM25", "ours bm25", "peer bm25", "ours >= 0.66"),
+    ("hybrid", "ours hybrid", "peer hybrid", "ours >= 0.69, ratio > 1"),
+    (
+        "hybrid, EmbedKitVectorStore (Chroma)",
+        "ours store hybrid",
+        "peer hybrid",
+        "ours >= 0.69, ratio > 1",
+    ),
+]
+
+
+def quality_rows(
+    quality: dict[str, EvaluationResult], names: dict[str, str], smoke: bool
+) -> list[dict[str, Any]]:
+    """nDCG@K of each pair (goals left out of a smoke run, whose figures mean nothing)."""
+    rows = []
+    for label, ours, peer, goal in PAIRS:
+        a = quality[ours].metrics[f"nDCG@{K}"]
+        b = quality[peer].metrics[f"nDCG@{K}"]
+        rows.append(
+            {
+                "metric": f"SciFact nDCG@{K}, {label}",
+                "ours": round(a, 4),
+                "peer": round(b, 4),
+                "peer_name": names[peer],
+                "ratio": round(a / b, 4) if b else None,
+                "goal": goal if not smoke else "",
+                "unit": "",
+            }
+        )
+    return rows
+
+
+def latency_rows(p50: dict[str, float], names: dict[str, str]) -> list[dict[str, Any]]:
+    """Median per-query latency of each pair, in milliseconds."""
+    rows = []
+    for label, ours, peer, _ in PAIRS:
+        a, b = p50[ours], p50[peer]
+        rows.append(
+            {
+                "metric": f"query latency p50, {label} (invoke, query encoding included)",
+                "ours": round(a, 3),
+                "peer": round(b, 3),
+                "peer_name": names[peer],
+                "ratio": round(a / b, 4) if b else None,
+                "goal": "ratio <= 1",
+                "unit": "ms",
+            }
+        )
+    return rows
+
+
+def returned_row(quality: dict[str, EvaluationResult], names: dict[str, str]) -> dict[str, Any]:
+    """How many documents each hybrid gave at most when asked for K."""
+    ours = quality["ours store hybrid"].info["max_returned"]
+    peer = quality["peer hybrid"].info["max_returned"]
+    return {
+        "metric": f"most documents returned when asked for {K} (hybrid)",
+        "ours": ours,
+        "peer": peer,
+        "peer_name": names["peer hybrid"],
+        "ratio": round(ours / max(1, peer), 4),
+        "goal": f"ours == {K}",
+        "unit": "docs",
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    print("| metric | ours | peer | peer | ratio | goal |")
+    print("|---|---:|---:|---|---:|---|")
+    for row in rows:
+        unit = f" {row['unit']}" if row["unit"] else ""
+        print(
+            f"| {row['metric']} | {row['ours']}{unit} | {row['peer']}{unit} | "
+            f"{row['peer_name']} | {row['ratio']} | {row['goal']} |"
+        )
 
 
 def main() -> int:
@@ -256,71 +356,12 @@ def main() -> int:
     }
     times = time_queries(systems, list(dataset.queries.values()), repeats)
     p50 = {name: statistics.median(values) for name, values in times.items()}
-
-    rows: list[dict[str, Any]] = []
-    pairs = [
-        ("dense", "ours dense", "peer dense", "ours 0.645 +- 0.005"),
-        ("BM25", "ours bm25", "peer bm25", "ours >= 0.66"),
-        ("hybrid", "ours hybrid", "peer hybrid", "ours >= 0.69, ratio > 1"),
-        (
-            "hybrid, EmbedKitVectorStore (Chroma)",
-            "ours store hybrid",
-            "peer hybrid",
-            "ours >= 0.69, ratio > 1",
-        ),
+    rows = [
+        *quality_rows(quality, peer_names, args.smoke),
+        *latency_rows(p50, peer_names),
+        returned_row(quality, peer_names),
     ]
-    for label, ours, peer, goal in pairs:
-        a = quality[ours].metrics[f"nDCG@{K}"]
-        b = quality[peer].metrics[f"nDCG@{K}"]
-        rows.append(
-            {
-                "metric": f"SciFact nDCG@{K}, {label}",
-                "ours": round(a, 4),
-                "peer": round(b, 4),
-                "peer_name": peer_names[peer],
-                "ratio": round(a / b, 4) if b else None,
-                "goal": goal if not args.smoke else "",
-                "unit": "",
-            }
-        )
-    for label, ours, peer, _ in pairs:
-        a, b = p50[ours], p50[peer]
-        rows.append(
-            {
-                "metric": f"query latency p50, {label} (invoke, query encoding included)",
-                "ours": round(a, 3),
-                "peer": round(b, 3),
-                "peer_name": peer_names[peer],
-                "ratio": round(a / b, 4) if b else None,
-                "goal": "ratio <= 1",
-                "unit": "ms",
-            }
-        )
-    rows.append(
-        {
-            "metric": f"most documents returned when asked for {K} (hybrid)",
-            "ours": quality["ours store hybrid"].info["max_returned"],
-            "peer": quality["peer hybrid"].info["max_returned"],
-            "peer_name": peer_names["peer hybrid"],
-            "ratio": round(
-                quality["ours store hybrid"].info["max_returned"]
-                / max(1, quality["peer hybrid"].info["max_returned"]),
-                4,
-            ),
-            "goal": f"ours == {K}",
-            "unit": "docs",
-        }
-    )
-
-    print()
-    print("| metric | ours | peer | peer | ratio | goal |")
-    print("|---|---:|---:|---|---:|---|")
-    for row in rows:
-        unit = f" {row['unit']}" if row["unit"] else ""
-        print(
-            f"| {row['metric']} | {row['ours']}{unit} | {row['peer']}{unit} | "
-            f"{row['peer_name']} | {row['ratio']} | {row['goal']} |"
-        )
+    print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {args.out}")

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+from langchain_embedkit.sparse.search import encode_sparse
 from langchain_embedkit.vectorstores import EmbedKitVectorStore
-from langchain_embedkit.vectorstores.sparse_index import encode_sparse
 
 __all__ = ["run_changes"]
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_embedkit.embeddings.factory import FAMILIES, make_embeddings
 from langchain_embedkit.embeddings.factory import check_model_path as _check_model_path
 from langchain_embedkit.errors import UsageError
+from langchain_embedkit.sparse.analyzers import BUILTIN_ANALYZERS
+
+if TYPE_CHECKING:
+    from langchain_embedkit.evaluation.datasets import RetrievalDataset
 
 __all__ = ["add_parser", "build_parser", "main", "parse_embeddings", "run"]
 
@@ -96,7 +100,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--analyzer",
         default="auto",
-        choices=("auto", "en", "zh"),
+        choices=BUILTIN_ANALYZERS,
         help="BM25 analyzer for the sparse and hybrid modes (default auto: Chinese and English)",
     )
     parser.add_argument(
@@ -198,38 +202,11 @@ def _modes(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of ``embedkit eval``: load, compare, print, and write the report."""
-    from langchain_embedkit.evaluation.datasets import load_dataset
     from langchain_embedkit.evaluation.runner import compare
 
-    for name in ("k", "fetch_k", "rerank_depth"):
-        if getattr(args, name) < 1:
-            msg = f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}."
-            raise UsageError(msg)
-    if args.limit is not None and args.limit < 1:
-        msg = f"--limit must be >= 1; got {args.limit}."
-        raise UsageError(msg)
-    modes = _modes(args)
-    needs_dense = any(m != "sparse" for m in modes)
-    specs = parse_embeddings(args.embeddings) if needs_dense else []
-    if needs_dense and not specs:
-        msg = "--embeddings is empty; give at least one model, e.g. --embeddings default."
-        raise UsageError(msg)
-    for _, family, target in specs:
-        if family != "openai" and target:
-            _check_model_path(target)
-    if args.rerank:
-        _check_model_path(args.rerank)
+    modes, specs = _checked_arguments(args)
     progress = not args.no_progress
-
-    dataset = load_dataset(args.dataset, split=args.split, corpus=args.corpus)
-    total = len(dataset)
-    if args.limit is not None:
-        dataset = dataset.sample(args.limit, seed=args.seed)
-    print(
-        f"Data set {dataset.name}: {len(dataset.corpus):,} documents, {len(dataset):,} "
-        f"queries" + (f" (sample of {total:,}, seed {args.seed})" if len(dataset) < total else ""),
-        file=sys.stderr,
-    )
+    dataset = _load_dataset(args)
     embeddings = {label: make_embeddings(family, target) for label, family, target in specs}
     sparse = None
     if any(m != "dense" for m in modes):
@@ -263,6 +240,50 @@ def run(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"wrote {kind}: {path}", file=sys.stderr)
     return 0
+
+
+def _checked_arguments(args: argparse.Namespace) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """The modes and ``(label, family, target)`` model specs, after every up-front check.
+
+    Raises:
+        UsageError: A bad number, no model where one is needed, or a model path that
+            does not exist; nothing has been loaded yet.
+    """
+    for name in ("k", "fetch_k", "rerank_depth"):
+        if getattr(args, name) < 1:
+            msg = f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}."
+            raise UsageError(msg)
+    if args.limit is not None and args.limit < 1:
+        msg = f"--limit must be >= 1; got {args.limit}."
+        raise UsageError(msg)
+    modes = _modes(args)
+    needs_dense = any(m != "sparse" for m in modes)
+    specs = parse_embeddings(args.embeddings) if needs_dense else []
+    if needs_dense and not specs:
+        msg = "--embeddings is empty; give at least one model, e.g. --embeddings default."
+        raise UsageError(msg)
+    for _, family, target in specs:
+        if family != "openai" and target:
+            _check_model_path(target)
+    if args.rerank:
+        _check_model_path(args.rerank)
+    return modes, specs
+
+
+def _load_dataset(args: argparse.Namespace) -> RetrievalDataset:
+    """The data set of ``args``, sampled down to ``--limit`` queries; says what it read."""
+    from langchain_embedkit.evaluation.datasets import load_dataset
+
+    dataset = load_dataset(args.dataset, split=args.split, corpus=args.corpus)
+    total = len(dataset)
+    if args.limit is not None:
+        dataset = dataset.sample(args.limit, seed=args.seed)
+    print(
+        f"Data set {dataset.name}: {len(dataset.corpus):,} documents, {len(dataset):,} "
+        f"queries" + (f" (sample of {total:,}, seed {args.seed})" if len(dataset) < total else ""),
+        file=sys.stderr,
+    )
+    return dataset
 
 
 def main(argv: Sequence[str] | None = None) -> int:

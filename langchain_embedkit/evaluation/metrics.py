@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = [
     "METRICS",
@@ -60,7 +60,7 @@ Run = Mapping[str, QueryRun]
 """``{query_id: {doc_id: score}}`` (ranked by score) or ``{query_id: [doc_id, ...]}``."""
 
 MetricName = Literal["ndcg", "recall", "mrr", "map", "hit_rate", "precision"]
-METRICS: tuple[MetricName, ...] = ("ndcg", "recall", "mrr", "map", "hit_rate", "precision")
+METRICS: tuple[MetricName, ...] = get_args(MetricName)
 """Every metric :func:`evaluate_run` can compute, in report order."""
 
 _LABELS = {

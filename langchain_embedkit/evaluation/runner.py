@@ -25,7 +25,7 @@ from langchain_embedkit.errors import NotFittedError
 from langchain_embedkit.evaluation.cache import EmbeddingCache, encode_texts
 from langchain_embedkit.evaluation.metrics import METRICS, QueryRun, evaluate_run
 from langchain_embedkit.evaluation.results import ComparisonResult, EvaluationResult
-from langchain_embedkit.evaluation.search import DenseIndex, Ranking, SparseIndex
+from langchain_embedkit.evaluation.search import DenseIndex, Ranking, Similarity, SparseIndex
 from langchain_embedkit.fusion import rrf
 from langchain_embedkit.sparse.base import FittableSparseEmbeddings
 
@@ -261,7 +261,7 @@ def compare(
     fetch_k: int = 100,
     rrf_k: int = 60,
     rerank_depth: int = 100,
-    similarity: Literal["cosine", "dot"] = "cosine",
+    similarity: Similarity = "cosine",
     show_progress_bar: bool = True,
 ) -> ComparisonResult:
     """Evaluate several embeddings in several modes on one data set, in one run.
@@ -388,7 +388,7 @@ class _Comparison:
     fetch_k: int
     rrf_k: int
     rerank_depth: int
-    similarity: Literal["cosine", "dot"]
+    similarity: Similarity
     reranker: BaseDocumentCompressor | None
     cache: EmbeddingCache | None
     show_progress_bar: bool

@@ -9,13 +9,17 @@ id descending), so the figures measure the embeddings, not an approximate index.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from langchain_embedkit.sparse.search import SparseIndex
 
-__all__ = ["DenseIndex", "Ranking", "SparseIndex"]
+__all__ = ["SIMILARITIES", "DenseIndex", "Ranking", "Similarity", "SparseIndex"]
+
+Similarity = Literal["cosine", "dot"]
+"""How :class:`DenseIndex` scores: cosine of the vectors, or their plain dot product."""
+SIMILARITIES: tuple[Similarity, ...] = get_args(Similarity)
 
 Ranking = list[tuple[str, float]]
 """``(doc_id, score)`` pairs, best first."""
@@ -57,7 +61,7 @@ class DenseIndex:
         doc_ids: Sequence[str],
         vectors: np.ndarray,
         *,
-        similarity: Literal["cosine", "dot"] = "cosine",
+        similarity: Similarity = "cosine",
     ) -> None:
         matrix = np.asarray(vectors, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[0] != len(doc_ids):
@@ -66,8 +70,9 @@ class DenseIndex:
                 f"an array of shape {matrix.shape}."
             )
             raise ValueError(msg)
-        if similarity not in ("cosine", "dot"):
-            msg = f"Unknown similarity {similarity!r}; supported: 'cosine', 'dot'."
+        if similarity not in SIMILARITIES:
+            choices = ", ".join(repr(choice) for choice in SIMILARITIES)
+            msg = f"Unknown similarity {similarity!r}; supported: {choices}."
             raise ValueError(msg)
         self.similarity = similarity
         self.doc_ids = list(doc_ids)

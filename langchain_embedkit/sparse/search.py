@@ -6,7 +6,9 @@ Two ways in, one scoring and selection path:
   :func:`to_csr`) of document vectors; results are row numbers.
 - :class:`SparseIndex`: documents kept by id, added, replaced and deleted over time
   (a vector store's client-side sparse search, an evaluation run); results are ids,
-  optionally restricted to an ``allowed`` set of ids (a filter's matches).
+  optionally restricted to an ``allowed`` set of ids (a filter's matches). Equal scores
+  are ordered by id (``ties="id"``, trec_eval's order) or by when the document was last
+  written (``ties="insertion"``, the order Milvus returns them in).
 
 Documents are held term-major (one row of postings per token), so a query only
 touches the postings of its own tokens. Scores are exact dot products in float64; only
@@ -21,10 +23,11 @@ Example:
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from itertools import chain
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 
@@ -34,10 +37,15 @@ from langchain_embedkit.types import SparseVector
 if TYPE_CHECKING:
     from scipy.sparse import csr_array
 
-__all__ = ["SparseIndex", "sparse_top_k", "to_csr"]
+__all__ = ["SparseIndex", "Ties", "decode_sparse", "encode_sparse", "sparse_top_k", "to_csr"]
+
+Ties = Literal["id", "insertion"]
+"""How :class:`SparseIndex` orders equal scores: by id, descending, or by write order."""
 
 # Scores of at most this many (query, document) pairs are materialised at once.
 _BLOCK_PAIRS = 1 << 24
+# Fewer queries than this are scored from their postings, more by a sparse matrix product.
+_BATCH_MIN_QUERIES = 8
 # Deleted rows are dropped once they outnumber the live ones (and this many exist).
 _COMPACT_MIN_DEAD = 1024
 
@@ -166,6 +174,37 @@ def sparse_top_k(
     return results
 
 
+def _posting_sums(
+    query: SparseVector, segments: Sequence[_Segment]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, scores)`` of one query, summed from its tokens' postings.
+
+    For a few queries this beats a sparse matrix product, whose set-up costs more than
+    the few postings a query touches. Each document's products are added in token
+    order, as the matrix product adds them, so both give the same floats.
+    """
+    tokens = np.asarray(query.indices, dtype=np.int64)
+    weights = np.asarray(query.values, dtype=np.float64)
+    parts: list[np.ndarray] = []
+    for segment in segments:
+        matrix = segment.matrix
+        inside = tokens < matrix.shape[0]
+        lo = matrix.indptr[tokens[inside]]
+        lengths = matrix.indptr[tokens[inside] + 1] - lo
+        total = int(lengths.sum())
+        if total == 0:
+            parts.append(np.zeros(segment.size))
+            continue
+        # positions of every posting of the query's tokens, token after token
+        starts = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
+        positions = starts + np.arange(total)
+        products = matrix.data[positions] * np.repeat(weights[inside], lengths)
+        parts.append(np.bincount(matrix.indices[positions], products, minlength=segment.size))
+    scores = np.concatenate(parts) if parts else np.zeros(0)
+    rows = np.flatnonzero(scores)
+    return rows, scores[rows]
+
+
 class _Segment:
     """Documents written together: rows ``start .. start + n`` as a term-major matrix."""
 
@@ -185,13 +224,17 @@ class SparseIndex:
 
     Each write appends a segment; segments of similar size merge (so there are about
     log2(n) of them), and deleted rows are dropped once they outnumber the live ones.
-    Results are ``(id, score)`` pairs with a positive score, best first; equal scores
-    are ordered by id, descending (trec_eval's order), so the same documents give the
-    same results whatever order they were written in. Thread-safe.
+    Results are ``(id, score)`` pairs with a positive score, best first. Thread-safe.
 
     Args:
         ids: Document ids (each at most once; a later duplicate replaces an earlier one).
         vectors: One :class:`SparseVector` per id.
+        ties: Order of equal scores. ``"id"`` (default): by id, descending, trec_eval's
+            order, so the same documents give the same results whatever order they were
+            written in. ``"insertion"``: the document written first comes first, and a
+            replaced document counts as written at its replacement; Milvus orders a
+            sparse search's equal scores this way, so a client-side index built with it
+            fuses like Milvus does.
 
     Example:
         >>> index = SparseIndex(["a", "b"], [SparseVector([1], [2.0]), SparseVector([2], [1.0])])
@@ -201,9 +244,25 @@ class SparseIndex:
         >>> index.delete(["a"])
         >>> index.search([SparseVector([2], [1.0])], 5, allowed={"b", "c"})
         [[('c', 4.0), ('b', 1.0)]]
+        >>> tied = [SparseVector([1], [1.0])] * 2
+        >>> SparseIndex(["a", "b"], tied).search(SparseVector([1], [1.0]), 5)
+        [('b', 1.0), ('a', 1.0)]
+        >>> SparseIndex(["a", "b"], tied, ties="insertion").search(SparseVector([1], [1.0]), 5)
+        [('a', 1.0), ('b', 1.0)]
     """
 
-    def __init__(self, ids: Iterable[str] = (), vectors: Iterable[SparseVector] = ()) -> None:
+    def __init__(
+        self,
+        ids: Iterable[str] = (),
+        vectors: Iterable[SparseVector] = (),
+        *,
+        ties: Ties = "id",
+    ) -> None:
+        if ties not in get_args(Ties):
+            choices = ", ".join(repr(choice) for choice in get_args(Ties))
+            msg = f"SparseIndex: unknown ties={ties!r}; choose one of {choices}."
+            raise ValueError(msg)
+        self._ties = ties
         self._lock = threading.RLock()
         self._ids: list[str | None] = []
         self._row_of: dict[str, int] = {}
@@ -224,6 +283,11 @@ class SparseIndex:
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._row_of
+
+    @property
+    def ties(self) -> Ties:
+        """How equal scores are ordered (see the class docstring)."""
+        return self._ties
 
     @property
     def doc_ids(self) -> list[str]:
@@ -287,7 +351,7 @@ class SparseIndex:
 
     @overload
     def search(
-        self, queries: SparseVector, top_k: int, *, allowed: Collection[str] | None = None
+        self, queries: SparseVector, top_k: int, allowed: Collection[str] | None = None
     ) -> list[tuple[str, float]]: ...
 
     @overload
@@ -295,7 +359,6 @@ class SparseIndex:
         self,
         queries: Sequence[SparseVector],
         top_k: int,
-        *,
         allowed: Collection[str] | None = None,
     ) -> list[list[tuple[str, float]]]: ...
 
@@ -303,7 +366,6 @@ class SparseIndex:
         self,
         queries: SparseVector | Sequence[SparseVector],
         top_k: int,
-        *,
         allowed: Collection[str] | None = None,
     ) -> list[tuple[str, float]] | list[list[tuple[str, float]]]:
         """Top ``top_k`` ``(id, score)`` with a positive score, best first.
@@ -339,17 +401,26 @@ class SparseIndex:
             ]
             keep = np.zeros(len(self._ids), dtype=bool)
             keep[[row for row in allowed_rows if row >= 0]] = True
-        matrices = [segment.matrix for segment in self._segments]
-        query_matrix = _query_matrix(queries, max(matrix.shape[0] for matrix in matrices))
+        scored: Iterable[tuple[np.ndarray, np.ndarray]]
+        if len(queries) < _BATCH_MIN_QUERIES:
+            scored = (_posting_sums(query, self._segments) for query in queries)
+        else:
+            matrices = [segment.matrix for segment in self._segments]
+            query_matrix = _query_matrix(queries, max(matrix.shape[0] for matrix in matrices))
+            scored = _scored_rows(query_matrix, matrices)
         ids = self._ids
         results: list[list[tuple[str, float]]] = []
-        for rows, values in _scored_rows(query_matrix, matrices):
+        for rows, values in scored:
             rows, values = _leaders(rows, values, top_k, keep)
+            if self._ties == "insertion":  # rows are numbered in write order
+                order = np.lexsort((rows, -values))[:top_k]
+                rows, values = rows[order], values[order]
             pairs: list[tuple[Any, float]] = [
                 (ids[row], value) for row, value in zip(rows.tolist(), values.tolist(), strict=True)
             ]
-            pairs.sort(key=lambda pair: pair[0], reverse=True)
-            pairs.sort(key=lambda pair: pair[1], reverse=True)
+            if self._ties == "id":
+                pairs.sort(key=lambda pair: pair[0], reverse=True)
+                pairs.sort(key=lambda pair: pair[1], reverse=True)
             results.append(pairs[:top_k])
         return results
 
@@ -374,6 +445,30 @@ class SparseIndex:
         self._row_of = {doc_id: row for row, doc_id in enumerate(self._ids) if doc_id is not None}
         self._alive = np.ones(len(self._ids), dtype=bool)
         self._segments = [] if matrix is None else [_Segment(0, matrix.tocsr())]
+
+
+def encode_sparse(vector: SparseVector) -> str:
+    """Compact JSON text ``[[indices], [values]]`` of a sparse vector.
+
+    The form a store keeps a sparse vector in where the engine has no sparse field
+    (Chroma's metadata).
+
+    Example:
+        >>> encode_sparse(SparseVector([1, 5], [0.25, 2.0]))
+        '[[1,5],[0.25,2.0]]'
+    """
+    return json.dumps([vector.indices, vector.values], separators=(",", ":"))
+
+
+def decode_sparse(text: str) -> SparseVector:
+    """Inverse of :func:`encode_sparse`.
+
+    Example:
+        >>> decode_sparse('[[1,5],[0.25,2.0]]')
+        SparseVector(indices=[1, 5], values=[0.25, 2.0])
+    """
+    indices, values = json.loads(text)
+    return SparseVector([int(i) for i in indices], [float(v) for v in values])
 
 
 def _check_ids(ids: Iterable[str], method: str) -> list[str]:

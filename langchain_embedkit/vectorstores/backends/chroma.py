@@ -4,7 +4,8 @@ User metadata keys are stored as they are and the text is the Chroma document. C
 no sparse index in local mode ("Sparse vector indexing is not enabled in local"), so each
 document's sparse vector is kept in the reserved metadata key ``embedkit:sparse`` (written
 in the same request as its dense vector) and searched with
-:class:`~langchain_embedkit.vectorstores.sparse_index.SparseIndex`.
+:class:`~langchain_embedkit.sparse.search.SparseIndex` (equal scores in insertion order, as
+Milvus returns them, so both engines fuse alike).
 """
 
 from __future__ import annotations
@@ -18,14 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_embedkit._imports import require
+from langchain_embedkit.sparse.search import SparseIndex, decode_sparse, encode_sparse
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
 from langchain_embedkit.vectorstores.scoring import Metric
-from langchain_embedkit.vectorstores.sparse_index import (
-    SparseIndex,
-    decode_sparse,
-    encode_sparse,
-)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -412,7 +409,7 @@ class ChromaBackend:
         if self._index is not None and len(self._index) == total:
             return self._index
         # first use, or another process changed the collection: rebuild from the stored vectors
-        index = SparseIndex()
+        index = SparseIndex(ties="insertion")
         offset = 0
         while offset < total:
             got = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.documents import Document
-from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 
 from langchain_embedkit.errors import DimensionMismatchError
 from langchain_embedkit.vectorstores import EmbedKitVectorStore
@@ -404,3 +404,36 @@ def test_bm25_learns_only_new_documents_and_reloads(engine: str, tmp_path: Path)
     assert isinstance(loaded, BM25SparseEmbeddings) and loaded.n_docs == 51
     assert reopened.similarity_search("doc7", k=1, retrieval_mode="sparse")[0].id == top.id
     reopened.close()
+
+
+class _PlacedEmbeddings(Embeddings):
+    """Texts at chosen points of the plane, so that the best k are known by hand."""
+
+    def __init__(self, points: dict[str, list[float]]) -> None:
+        self.points = points
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.points[text] for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.points[text]
+
+
+def test_mmr_passes_over_a_near_duplicate_that_similarity_keeps(
+    engine: str, tmp_path: Path
+) -> None:
+    # "twin" is almost "top": similarity ranks it second, MMR skips it for "aside"
+    points = {"q": [1.0, 0.0], "top": [1.0, 0.0], "twin": [0.99, 0.01], "aside": [0.7, 0.7]}
+    store = make_store(engine, tmp_path, embedding=_PlacedEmbeddings(points))
+    store.add_texts(["top", "twin", "aside"], ids=["top", "twin", "aside"])
+    plain = store.similarity_search("q", k=2, retrieval_mode="dense")
+    assert [d.id for d in plain] == ["top", "twin"]
+    diverse = store.max_marginal_relevance_search(
+        "q", k=2, fetch_k=3, lambda_mult=0.3, retrieval_mode="dense"
+    )
+    assert [d.id for d in diverse] == ["top", "aside"]
+    retriever = store.as_retriever(
+        search_type="mmr", search_kwargs={"k": 2, "fetch_k": 3, "lambda_mult": 0.3}
+    )
+    assert [d.id for d in retriever.invoke("q")] == ["top", "aside"]
+    store.close()

@@ -258,3 +258,8 @@ def test_best_is_the_highest_row_for_the_chosen_metric() -> None:
     result = ComparisonResult("d", 1, 1, 10, rows)
     assert result.best().name == "top-ndcg"  # nDCG@k by default, wherever the row is
     assert result.best("MRR@10").name == "top-mrr"
+
+
+def test_dense_index_names_the_similarities_it_knows() -> None:
+    with pytest.raises(ValueError, match=r"Unknown similarity 'l2'; supported: 'cosine', 'dot'\."):
+        DenseIndex(["a"], np.ones((1, 2)), similarity="l2")  # type: ignore[arg-type]

@@ -166,3 +166,18 @@ def test_registration() -> None:
 def test_unregistered_callable_cannot_be_described() -> None:
     with pytest.raises(ValueError, match=r"must be registered by name.*register_analyzer"):
         analyzer_to_config(lambda text: text.split())
+
+
+def test_stop_word_errors_list_the_shipped_lists() -> None:
+    with pytest.raises(ValueError, match=r"No stop word list named 'fr'; available: 'en', 'zh'\."):
+        load_stopwords("fr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"unknown stop word list 'fr'; use 'en', 'zh', None"):
+        ChineseAnalyzer(stopwords="fr")
+
+
+def test_split_modules_and_the_front_door_hold_the_same_objects() -> None:
+    from langchain_embedkit.sparse import analyzers, builtin_analyzers, stopwords, tokenizers
+
+    assert analyzers.EnglishAnalyzer is builtin_analyzers.EnglishAnalyzer
+    assert analyzers.TOKEN_PATTERNS is tokenizers.TOKEN_PATTERNS
+    assert analyzers.load_stopwords is stopwords.load_stopwords

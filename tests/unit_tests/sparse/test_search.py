@@ -6,12 +6,19 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from langchain_embedkit.sparse import search as search_module
-from langchain_embedkit.sparse.search import SparseIndex, sparse_top_k, to_csr
+from langchain_embedkit.sparse.search import (
+    SparseIndex,
+    Ties,
+    decode_sparse,
+    encode_sparse,
+    sparse_top_k,
+    to_csr,
+)
 from langchain_embedkit.types import SparseVector
 
 
@@ -84,35 +91,52 @@ _ids = st.sampled_from([f"d{i}" for i in range(25)] + ["", "Z", "é"])
 
 
 def _expected(
-    model: dict[str, SparseVector], query: SparseVector, k: int, allowed: set[str] | None
+    model: dict[str, tuple[int, SparseVector]],
+    query: SparseVector,
+    k: int,
+    allowed: set[str] | None,
+    ties: str,
 ) -> list[tuple[str, float]]:
+    """Brute force: every held document scored, sorted by score, then by the tie rule."""
     scored = [
-        (doc_id, query.dot(vector))
-        for doc_id, vector in model.items()
+        (doc_id, query.dot(vector), written)
+        for doc_id, (written, vector) in model.items()
         if allowed is None or doc_id in allowed
     ]
-    ranked = sorted((p for p in scored if p[1] > 0), key=lambda p: p[0], reverse=True)
-    ranked.sort(key=lambda p: p[1], reverse=True)  # score desc, then id desc
-    return ranked[:k]
+    positive = [entry for entry in scored if entry[1] > 0]
+    if ties == "id":  # score desc, then id desc
+        positive.sort(key=lambda entry: entry[0], reverse=True)
+        positive.sort(key=lambda entry: entry[1], reverse=True)
+    else:  # score desc, then the earlier (last) write first
+        positive.sort(key=lambda entry: (-entry[1], entry[2]))
+    return [(doc_id, score) for doc_id, score, _ in positive[:k]]
 
 
 class SparseIndexMachine(RuleBasedStateMachine):
-    """Random writes, deletes and searches, each search checked against a dict model."""
+    """Random writes, deletes and searches, each search checked against a dict model.
+
+    Ids and scores are compared, in order, under both tie rules at once.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.index = SparseIndex()
-        self.model: dict[str, SparseVector] = {}
+        self.indexes = {"id": SparseIndex(), "insertion": SparseIndex(ties="insertion")}
+        self.model: dict[str, tuple[int, SparseVector]] = {}  # id -> (write number, vector)
+        self.writes = 0
 
     @rule(ids=st.lists(_ids, max_size=6), data=st.data())
     def upsert(self, ids: list[str], data: st.DataObject) -> None:
         vectors = data.draw(st.lists(_vectors, min_size=len(ids), max_size=len(ids)))
-        self.index.upsert(ids, vectors)
-        self.model.update(zip(ids, vectors, strict=True))  # a repeated id: the last one wins
+        for index in self.indexes.values():
+            index.upsert(ids, vectors)
+        for doc_id, vector in zip(ids, vectors, strict=True):  # a repeated id: the last wins
+            self.writes += 1
+            self.model[doc_id] = (self.writes, vector)
 
     @rule(ids=st.lists(_ids, max_size=8))
     def delete(self, ids: list[str]) -> None:
-        self.index.delete(ids)
+        for index in self.indexes.values():
+            index.delete(ids)
         for doc_id in ids:
             self.model.pop(doc_id, None)
 
@@ -122,15 +146,17 @@ class SparseIndexMachine(RuleBasedStateMachine):
         allowed=st.none() | st.sets(_ids, max_size=10),
     )
     def search(self, queries: list[SparseVector], k: int, allowed: set[str] | None) -> None:
-        found = self.index.search(queries, k, allowed=allowed)
-        expected = [_expected(self.model, query, k, allowed) for query in queries]
-        assert found == expected  # ids and scores, in order
-        assert self.index.search(queries[0], k, allowed=allowed) == expected[0]
+        for ties, index in self.indexes.items():
+            found = index.search(queries, k, allowed=allowed)
+            expected = [_expected(self.model, query, k, allowed, ties) for query in queries]
+            assert found == expected  # ids and scores, in order
+            assert index.search(queries[0], k, allowed) == expected[0]
 
     @invariant()
     def holds_what_the_model_holds(self) -> None:
-        assert len(self.index) == len(self.model)
-        assert sorted(self.index.doc_ids) == sorted(self.model)
+        for index in self.indexes.values():
+            assert len(index) == len(self.model)
+            assert sorted(index.doc_ids) == sorted(self.model)
 
 
 SparseIndexMachine.TestCase.settings = settings(
@@ -145,7 +171,73 @@ def compact_early(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("compact_early")
 class TestSparseIndex(SparseIndexMachine.TestCase):  # type: ignore[name-defined,misc]
-    """The machine, with compaction after a few deletions so that it is exercised."""
+    """The machine, with compaction after a few deletions so that it is exercised.
+
+    Its searches send 1 to 3 queries: each is scored from its postings.
+    """
+
+
+@pytest.fixture
+def matrix_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_module, "_BATCH_MIN_QUERIES", 1)
+
+
+@pytest.mark.usefixtures("compact_early", "matrix_product")
+class TestSparseIndexMatrixProduct(SparseIndexMachine.TestCase):  # type: ignore[name-defined,misc]
+    """The machine again, every search scored by the sparse matrix product."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(
+        st.dictionaries(st.integers(0, 30), st.floats(0.1, 5.0), max_size=6).map(
+            SparseVector.from_dict
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    query=st.dictionaries(st.integers(0, 30), st.floats(0.1, 5.0), max_size=6).map(
+        SparseVector.from_dict
+    ),
+    deleted=st.sets(st.integers(0, 39)),
+    k=st.integers(1, 10),
+    ties=st.sampled_from(["id", "insertion"]),
+)
+def test_any_float_weights_match_brute_force(
+    docs: list[SparseVector], query: SparseVector, deleted: set[int], k: int, ties: Ties
+) -> None:
+    """Arbitrary weights: ids and scores against a brute force in float64."""
+    index = SparseIndex(ties=ties)
+    index.upsert([f"d{i}" for i in range(len(docs))], docs)
+    index.delete([f"d{i}" for i in deleted])
+    model = {f"d{i}": (i, v) for i, v in enumerate(docs) if i not in deleted}
+    expected = _expected(model, query, k, None, ties)
+    got = index.search(query, k)
+    assert [doc_id for doc_id, _ in got] == [doc_id for doc_id, _ in expected]
+    assert [s for _, s in got] == pytest.approx([s for _, s in expected])
+    assert len(index) == len(model)
+    # a batch large enough for the matrix product gives the very same floats
+    batch = [query] * search_module._BATCH_MIN_QUERIES
+    assert index.search(batch, k) == [got] * len(batch)
+
+
+def test_insertion_ties_follow_the_last_write() -> None:
+    q = SparseVector([1], [1.0])
+    index = SparseIndex(ties="insertion")
+    index.upsert(["b", "a", "c"], [q, q, SparseVector([1], [2.0])])
+    assert index.search(q, 5) == [("c", 2.0), ("b", 1.0), ("a", 1.0)]
+    index.upsert(["b"], [q])  # rewritten: now the latest of the tied pair
+    assert index.search(q, 5) == [("c", 2.0), ("a", 1.0), ("b", 1.0)]
+    assert index.search(q, 5, {"b", "c"}) == [("c", 2.0), ("b", 1.0)]
+    assert SparseIndex(["b", "a"], [q, q]).search(q, 5) == [("b", 1.0), ("a", 1.0)]
+    assert SparseIndex(["a", "b"], [q, q]).search(q, 5) == [("b", 1.0), ("a", 1.0)]
+    with pytest.raises(ValueError, match="unknown ties='rank'; choose one of 'id', 'insertion'"):
+        SparseIndex(ties="rank")  # type: ignore[arg-type]
+
+
+def test_sparse_text_round_trip() -> None:
+    v = SparseVector([1, 5], [0.25, 2.0])
+    assert decode_sparse(encode_sparse(v)) == v
 
 
 def test_index_segments_merge_and_compaction_keeps_results() -> None:
