@@ -254,7 +254,9 @@ def started_server() -> Iterator[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uri", default="lite", help="lite, lite25, server or http://host:port")
-    parser.add_argument("--n", default="scifact,100000", help="sizes, comma-separated: scifact or a number")
+    parser.add_argument(
+        "--n", default="scifact,100000", help="sizes, comma-separated: scifact or a number"
+    )
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument(
