@@ -26,11 +26,13 @@ from langchain_embedkit._imports import require
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
 from langchain_embedkit.vectorstores.backends.milvus_engine import (
+    ID_MAX_LENGTH,
     SPARSE_SINCE,
     MilvusEngine,
     check_consistency_level,
     connect,
     detect_engine,
+    entity,
     redact_uri,
 )
 from langchain_embedkit.vectorstores.ids import canonical_json
@@ -47,11 +49,7 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Write requests are kept under half of Milvus' 64 MB gRPC message cap."""
 _MAX_IDS_PER_REQUEST = 1000
-_ID_MAX_LENGTH = 512
 _METRICS = {"cosine": "COSINE", "ip": "IP", "l2": "L2"}
-# Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
-# one weight on a term no query can hold, so it stays findable by dense search only.
-_EMPTY_SPARSE = {2**32 - 2: 1e-30}
 _FIELDS = ("id", "text", "metadata", "dense")
 LITE_SCAN_WARNING_ROWS = 50_000
 """Past this many rows a local Milvus Lite 3 collection warns once that searches slow down."""
@@ -198,7 +196,7 @@ class MilvusBackend:
         from pymilvus import DataType
 
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_ID_MAX_LENGTH)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
         schema.add_field("text", DataType.VARCHAR, max_length=self.text_max_length)
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
@@ -294,31 +292,7 @@ class MilvusBackend:
         return found
 
     def _row(self, row: Row) -> dict[str, Any]:
-        if len(row.id.encode()) > _ID_MAX_LENGTH:
-            msg = (
-                f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
-                f"ids hold at most {_ID_MAX_LENGTH}. Use shorter ids (or let the store "
-                "derive them from content)."
-            )
-            raise ValueError(msg)
-        size = len(row.text.encode())
-        if size > self.text_max_length:
-            msg = (
-                f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
-                f"at most text_max_length={self.text_max_length}. Split the text into "
-                "smaller chunks (e.g. with langchain-text-splitters)."
-            )
-            raise ValueError(msg)
-        out: dict[str, Any] = {
-            "id": row.id,
-            "text": row.text,
-            "metadata": row.metadata,
-            "dense": row.dense,
-        }
-        if self._has_sparse_field:
-            sparse = row.sparse if row.sparse is not None else SparseVector()
-            out["sparse"] = sparse.as_dict() if len(sparse) else dict(_EMPTY_SPARSE)
-        return out
+        return entity(row, self.text_max_length, sparse_field=self._has_sparse_field)
 
     def write(self, rows: Sequence[Row], existing: Mapping[str, set[str]]) -> None:
         if not rows:
@@ -496,14 +470,15 @@ class MilvusBackend:
             self.write(rows[start : start + _MAX_IDS_PER_REQUEST], {key: set() for key in ids})
 
     def drop(self) -> None:
-        if self._ready():
+        if self._ready(read=False):
             self.client.drop_collection(self.collection_name)
         self._exists = False
         self._dim = None
+        self._loading = False
+        self._written = None  # whoever creates the collection next, its ids are looked up
         if self._path is not None:
             with _lite_lock:
                 _lite_ids.pop((self._path, self.collection_name), None)
-            self._written = None
 
     def _dense_params(self) -> dict[str, Any]:
         return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}

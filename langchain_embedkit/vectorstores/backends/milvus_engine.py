@@ -27,6 +27,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from langchain_embedkit.errors import StoreLockedError
+from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores._filters_milvus import (
     LITE3,
     LITE25,
@@ -34,14 +35,18 @@ from langchain_embedkit.vectorstores._filters_milvus import (
     SERVER24,
     MilvusDialect,
 )
+from langchain_embedkit.vectorstores.backends.base import Row
 
 __all__ = [
     "CONSISTENCY_LEVELS",
+    "EMPTY_SPARSE",
+    "ID_MAX_LENGTH",
     "SPARSE_SINCE",
     "MilvusEngine",
     "check_consistency_level",
     "connect",
     "detect_engine",
+    "entity",
     "parse_version",
     "redact_uri",
 ]
@@ -50,6 +55,11 @@ logger = logging.getLogger(__name__)
 
 SPARSE_SINCE = (2, 4, 0)
 """Sparse vectors and ``hybrid_search`` arrived in Milvus 2.4.0."""
+ID_MAX_LENGTH = 512
+"""Bytes a document id may hold (the VARCHAR primary key)."""
+# Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
+# one weight on a term no query can hold, so it stays findable by dense search only.
+EMPTY_SPARSE = {2**32 - 2: 1e-30}
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 """The consistency levels a Milvus collection and its reads accept."""
 _INFIX_LIKE_SINCE = (2, 4, 3)
@@ -222,3 +232,32 @@ def connect(pymilvus: Any, uri: str, kwargs: Mapping[str, Any], *, local: bool) 
             raise StoreLockedError(msg) from exc
     msg = f"Could not connect to Milvus at {uri!r}."  # unreachable: the loop raises
     raise RuntimeError(msg)
+
+
+def entity(row: Row, text_max_length: int, *, sparse_field: bool) -> dict[str, Any]:
+    """``row`` as a Milvus entity of the store's layout, or an error naming what is too long."""
+    if len(row.id.encode()) > ID_MAX_LENGTH:
+        msg = (
+            f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
+            f"ids hold at most {ID_MAX_LENGTH}. Use shorter ids (or let the store "
+            "derive them from content)."
+        )
+        raise ValueError(msg)
+    size = len(row.text.encode())
+    if size > text_max_length:
+        msg = (
+            f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
+            f"at most text_max_length={text_max_length}. Split the text into "
+            "smaller chunks (e.g. with langchain-text-splitters)."
+        )
+        raise ValueError(msg)
+    out: dict[str, Any] = {
+        "id": row.id,
+        "text": row.text,
+        "metadata": row.metadata,
+        "dense": row.dense,
+    }
+    if sparse_field:
+        sparse = row.sparse if row.sparse is not None else SparseVector()
+        out["sparse"] = sparse.as_dict() if len(sparse) else dict(EMPTY_SPARSE)
+    return out
