@@ -6,8 +6,11 @@ a sparse encoder is used, ``sparse`` SPARSE_FLOAT_VECTOR with an inverted index 
 
 The engine is detected on connect (:func:`.milvus_engine.detect_engine`): its version picks
 the filter dialect and the features (sparse vectors, native hybrid search, flushing).
-Collections this backend creates use Strong consistency, so a search sees every write that
-returned before it, from any client; collections created by others keep their own level.
+Collections this backend creates use Strong consistency unless ``consistency_level`` says
+otherwise, so a search sees every write that returned before it, from any client; collections
+created by others keep their own level, and a given ``consistency_level`` applies to every
+read. Whatever the level, the id look-up that keeps ingestion idempotent reads Strong at the
+start of each write pass (see :meth:`MilvusBackend.existing`).
 """
 
 from __future__ import annotations
@@ -15,19 +18,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_embedkit._imports import require
-from langchain_embedkit.errors import StoreLockedError
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Filter, Hit, Record, Row
 from langchain_embedkit.vectorstores.backends.milvus_engine import (
+    ID_MAX_LENGTH,
     SPARSE_SINCE,
     MilvusEngine,
+    check_consistency_level,
+    connect,
     detect_engine,
+    entity,
+    redact_uri,
 )
 from langchain_embedkit.vectorstores.ids import canonical_json
 from langchain_embedkit.vectorstores.scoring import Metric
@@ -43,11 +49,7 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 """Write requests are kept under half of Milvus' 64 MB gRPC message cap."""
 _MAX_IDS_PER_REQUEST = 1000
-_ID_MAX_LENGTH = 512
 _METRICS = {"cosine": "COSINE", "ip": "IP", "l2": "L2"}
-# Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
-# one weight on a term no query can hold, so it stays findable by dense search only.
-_EMPTY_SPARSE = {2**32 - 2: 1e-30}
 _FIELDS = ("id", "text", "metadata", "dense")
 LITE_SCAN_WARNING_ROWS = 50_000
 """Past this many rows a local Milvus Lite 3 collection warns once that searches slow down."""
@@ -87,6 +89,7 @@ class MilvusBackend:
         client_kwargs: Mapping[str, Any] | None = None,
         consistency_level: str | None = None,
     ) -> None:
+        consistency_level = check_consistency_level(consistency_level)
         pymilvus = require("pymilvus", "milvus")
         self.uri = uri
         self.local = is_local_uri(uri)
@@ -108,7 +111,8 @@ class MilvusBackend:
         self._dim: int | None = None
         self._has_sparse_field = False
         self._exists = False
-        self._written: set[str] | None = None  # see _lite_ids
+        self._written: set[str] | None = None  # see _lite_ids and _create
+        self._loading = False  # a new server collection loads while the first pass writes
         self._warned_size = False
         self._closed = False
         self._path = os.path.abspath(uri) if self.local else None
@@ -119,7 +123,7 @@ class MilvusBackend:
             kwargs["db_name"] = db_name
         if self._path is not None:
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-        self.client: MilvusClient = self._connect(pymilvus, uri, kwargs)
+        self.client: MilvusClient = connect(pymilvus, uri, kwargs, local=self.local)
         if self._path is not None:
             with _lite_lock:
                 _lite_users[self._path] = _lite_users.get(self._path, 0) + 1
@@ -130,40 +134,14 @@ class MilvusBackend:
             self.client.close()
             since = ".".join(map(str, SPARSE_SINCE))
             msg = (
-                f"{self.engine.label} at {uri!r} has no sparse vectors (they arrived in Milvus "
-                f"{since}), so it cannot hold the BM25 vectors of a store with "
+                f"{self.engine.label} at {redact_uri(uri)!r} has no sparse vectors (they "
+                f"arrived in Milvus {since}), so it cannot hold the BM25 vectors of a store with "
                 "sparse_embedding. Leave sparse_embedding out (dense search works on this "
                 f"server), upgrade the server to Milvus {since} or later, or use "
                 "backend='chroma' for hybrid search."
             )
             raise ValueError(msg)
         self._open_existing()
-
-    def _connect(self, pymilvus: Any, uri: str, kwargs: Mapping[str, Any]) -> MilvusClient:
-        attempts = 3 if self.local else 1
-        for attempt in range(attempts):
-            try:
-                return pymilvus.MilvusClient(uri=uri, **kwargs)
-            except Exception as exc:
-                if not self.local:
-                    raise
-                locked = "open local milvus failed" in str(exc).lower()
-                if not locked:
-                    if attempt + 1 == attempts:
-                        raise
-                    # Milvus Lite 2.x starts a server process; on a busy machine its socket
-                    # can appear late, so try again before giving up
-                    time.sleep(1.0 + attempt)
-                    continue
-                msg = (
-                    f"Could not open the Milvus Lite file {uri!r}: another process most "
-                    "likely has it open (Milvus Lite allows one process per file). Close "
-                    "the other store first (store.close()), or have both processes use a "
-                    f"Milvus server (uri='http://host:19530'). Engine error: {exc}"
-                )
-                raise StoreLockedError(msg) from exc
-        msg = f"Could not connect to Milvus at {uri!r}."  # unreachable: the loop raises
-        raise RuntimeError(msg)
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -218,7 +196,7 @@ class MilvusBackend:
         from pymilvus import DataType
 
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=_ID_MAX_LENGTH)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
         schema.add_field("text", DataType.VARCHAR, max_length=self.text_max_length)
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
@@ -234,23 +212,38 @@ class MilvusBackend:
         if self.with_sparse:
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         self.client.create_collection(
-            self.collection_name, schema=schema, consistency_level="Strong"
+            self.collection_name,
+            schema=schema,
+            consistency_level=self.consistency_level or "Strong",
         )
         # create_collection(index_params=...) polls the index state after a fixed 0.5 s sleep
         # per index; on an empty collection the index is ready at once, so do not wait
         self.client.create_index(self.collection_name, index, sync=False)
-        self.client.load_collection(self.collection_name)
+        # a server takes ~2.5 s to load even an empty collection: writes need no load, so it
+        # loads while the first pass writes and reads wait for it (see _ready)
+        self.client.load_collection(self.collection_name, _async=not self.local)
+        self._loading = not self.local
         self._dim = dim
         self._has_sparse_field = self.with_sparse
         self._exists = True
         if self._path is not None:
             with _lite_lock:
                 self._written = _lite_ids[(self._path, self.collection_name)] = set()
+        else:
+            # Until this write pass ends every stored row is one it wrote, so its ids answer
+            # "is it stored?" without a Strong read (each waits ~0.3 s for the server's next
+            # time tick on Milvus 2.3.5). Forgotten at the end of the pass, or on a failed
+            # write: then other clients may have written too.
+            self._written = set()
 
-    def _ready(self) -> bool:
-        """Whether the collection exists; it may have been created since this backend opened."""
+    def _ready(self, *, read: bool = True) -> bool:
+        """Whether the collection exists (it may have been created since this backend
+        opened); for a read, also wait until a collection created here has loaded."""
         if not self._exists:
             self._open_existing()
+        if read and self._loading:
+            self.client.load_collection(self.collection_name)
+            self._loading = False
         return self._exists
 
     # -- Backend --------------------------------------------------------------------------
@@ -267,62 +260,64 @@ class MilvusBackend:
     def check_metadata(self, metadata: Mapping[str, Any]) -> None:
         canonical_json(metadata)  # raises naming the key JSON cannot hold
 
+    def _read_kwargs(self) -> dict[str, Any]:
+        """The user's consistency level for searches and counts (None: the collection's)."""
+        return {"consistency_level": self.consistency_level} if self.consistency_level else {}
+
+    def _exact_kwargs(self) -> dict[str, Any]:
+        """Reads whose answer decides a write (old texts, ids to delete) never lag writes."""
+        if self.local or self.consistency_level in (None, "Strong", "Session"):
+            return self._read_kwargs()
+        return {"consistency_level": "Strong"}
+
     def existing(self, ids: Sequence[str]) -> dict[str, set[str]]:
-        if not self._ready() or not ids:
+        # The look-up that decides insert or upsert (and which old texts leave the BM25
+        # statistics) must see every write that returned before it, from any client: Strong,
+        # whatever the collection's own level.
+        if not self._ready(read=self._written is None) or not ids:
             return {}
         if self._written is not None:
             # only ids written through this process can be stored; those are still checked
             ids = [i for i in ids if i in self._written]
+            if not ids:
+                return {}
+            self._ready()
+        kwargs = {} if self.local else {"consistency_level": "Strong"}
         found: dict[str, set[str]] = {}
         for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
             part = list(ids[start : start + _MAX_IDS_PER_REQUEST])
-            for row in self.client.get(self.collection_name, ids=part, output_fields=["id"]):
+            rows = self.client.get(self.collection_name, ids=part, output_fields=["id"], **kwargs)
+            for row in rows:
                 found[str(row["id"])] = set()
         return found
 
     def _row(self, row: Row) -> dict[str, Any]:
-        if len(row.id.encode()) > _ID_MAX_LENGTH:
-            msg = (
-                f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
-                f"ids hold at most {_ID_MAX_LENGTH}. Use shorter ids (or let the store "
-                "derive them from content)."
-            )
-            raise ValueError(msg)
-        size = len(row.text.encode())
-        if size > self.text_max_length:
-            msg = (
-                f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
-                f"at most text_max_length={self.text_max_length}. Split the text into "
-                "smaller chunks (e.g. with langchain-text-splitters)."
-            )
-            raise ValueError(msg)
-        out: dict[str, Any] = {
-            "id": row.id,
-            "text": row.text,
-            "metadata": row.metadata,
-            "dense": row.dense,
-        }
-        if self._has_sparse_field:
-            sparse = row.sparse if row.sparse is not None else SparseVector()
-            out["sparse"] = sparse.as_dict() if len(sparse) else dict(_EMPTY_SPARSE)
-        return out
+        return entity(row, self.text_max_length, sparse_field=self._has_sparse_field)
 
     def write(self, rows: Sequence[Row], existing: Mapping[str, set[str]]) -> None:
         if not rows:
             return
-        if not self._ready():
+        if not self._ready(read=False):
             self._create(len(rows[0].dense))
         # insert is ~12% cheaper than upsert on Milvus Lite 3; ids already stored are upserted
         new = [self._row(r) for r in rows if r.id not in existing]
         old = [self._row(r) for r in rows if r.id in existing]
-        if new:
-            self.client.insert(self.collection_name, new)
-        if old:
-            self.client.upsert(self.collection_name, old)
+        try:
+            if new:
+                self.client.insert(self.collection_name, new)
+            if old:
+                self.client.upsert(self.collection_name, old)
+        except BaseException:
+            if not self.local:
+                self._written = None
+            raise
         if self._written is not None:
             self._written.update(r.id for r in rows)
 
     def end_of_writes(self) -> None:
+        if not self.local:
+            self._written = None  # from now on other clients may write: look ids up
+        self._ready()  # the pass returns with its collection loaded, ready to search
         # Milvus Lite 3 searches unflushed rows about 10x slower; 2.x and servers need nothing
         # (a Strong collection's reads already see every write; a flush would seal segments).
         if self._exists and self._flush_after_writes:
@@ -368,7 +363,10 @@ class MilvusBackend:
         for start in range(0, len(ids), _MAX_IDS_PER_REQUEST):
             part = list(ids[start : start + _MAX_IDS_PER_REQUEST])
             rows = self.client.get(
-                self.collection_name, ids=part, output_fields=self._output(with_vectors)
+                self.collection_name,
+                ids=part,
+                output_fields=self._output(with_vectors),
+                **self._exact_kwargs(),
             )
             out.extend(self._record(r, with_vectors) for r in rows)
         return out
@@ -400,7 +398,11 @@ class MilvusBackend:
         previous: list[str] = []
         while True:
             rows = self.client.query(
-                self.collection_name, filter=expr, output_fields=["id"], limit=5000
+                self.collection_name,
+                filter=expr,
+                output_fields=["id"],
+                limit=5000,
+                **self._exact_kwargs(),
             )
             ids = [str(r["id"]) for r in rows]
             if not ids or ids == previous:
@@ -412,7 +414,9 @@ class MilvusBackend:
     def count(self) -> int:
         if not self._ready():
             return 0
-        rows = self.client.query(self.collection_name, filter="", output_fields=["count(*)"])
+        rows = self.client.query(
+            self.collection_name, filter="", output_fields=["count(*)"], **self._read_kwargs()
+        )
         return int(rows[0]["count(*)"])
 
     def peek(self, limit: int) -> list[Record]:
@@ -423,6 +427,7 @@ class MilvusBackend:
             filter="",
             output_fields=["id", *self._output(False)],
             limit=limit,
+            **self._read_kwargs(),
         )
         return [self._record(r, False) for r in rows]
 
@@ -465,14 +470,15 @@ class MilvusBackend:
             self.write(rows[start : start + _MAX_IDS_PER_REQUEST], {key: set() for key in ids})
 
     def drop(self) -> None:
-        if self._ready():
+        if self._ready(read=False):
             self.client.drop_collection(self.collection_name)
         self._exists = False
         self._dim = None
+        self._loading = False
+        self._written = None  # whoever creates the collection next, its ids are looked up
         if self._path is not None:
             with _lite_lock:
                 _lite_ids.pop((self._path, self.collection_name), None)
-            self._written = None
 
     def _dense_params(self) -> dict[str, Any]:
         return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}
@@ -501,6 +507,7 @@ class MilvusBackend:
             filter=self._expr(filter),
             output_fields=[] if ids_only else self._output(with_vectors),
             search_params=self._dense_params(),
+            **self._read_kwargs(),
         )
         return self._hits(result, with_vectors)
 
@@ -518,6 +525,7 @@ class MilvusBackend:
             filter=self._expr(filter),
             output_fields=[] if ids_only else self._output(False),
             search_params={"metric_type": "IP", "params": {}},
+            **self._read_kwargs(),
         )
         return [h for h in self._hits(result) if h.score > 0.0]
 
@@ -551,6 +559,7 @@ class MilvusBackend:
             RRFRanker(rrf_k),
             limit=k,
             output_fields=self._output(False),
+            **self._read_kwargs(),
         )
         return self._hits(result)
 
@@ -584,6 +593,7 @@ class MilvusBackend:
 
     def __repr__(self) -> str:
         return (
-            f"MilvusBackend(uri={self.uri!r}, collection_name={self.collection_name!r}, "
-            f"engine={self.engine.label!r})"
+            f"MilvusBackend(uri={redact_uri(self.uri)!r}, "
+            f"collection_name={self.collection_name!r}, "
+            f"engine={self.engine.label!r}, consistency_level={self.consistency_level!r})"
         )

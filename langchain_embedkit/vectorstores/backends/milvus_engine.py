@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from langchain_embedkit.errors import StoreLockedError
+from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores._filters_milvus import (
     LITE3,
     LITE25,
@@ -31,13 +35,33 @@ from langchain_embedkit.vectorstores._filters_milvus import (
     SERVER24,
     MilvusDialect,
 )
+from langchain_embedkit.vectorstores.backends.base import Row
 
-__all__ = ["SPARSE_SINCE", "MilvusEngine", "detect_engine", "parse_version"]
+__all__ = [
+    "CONSISTENCY_LEVELS",
+    "EMPTY_SPARSE",
+    "ID_MAX_LENGTH",
+    "SPARSE_SINCE",
+    "MilvusEngine",
+    "check_consistency_level",
+    "connect",
+    "detect_engine",
+    "entity",
+    "parse_version",
+    "redact_uri",
+]
 
 logger = logging.getLogger(__name__)
 
 SPARSE_SINCE = (2, 4, 0)
 """Sparse vectors and ``hybrid_search`` arrived in Milvus 2.4.0."""
+ID_MAX_LENGTH = 512
+"""Bytes a document id may hold (the VARCHAR primary key)."""
+# Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
+# one weight on a term no query can hold, so it stays findable by dense search only.
+EMPTY_SPARSE = {2**32 - 2: 1e-30}
+CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
+"""The consistency levels a Milvus collection and its reads accept."""
 _INFIX_LIKE_SINCE = (2, 4, 3)
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -119,3 +143,121 @@ def detect_engine(client: Any, *, local: bool) -> MilvusEngine:
         )
         version = (2, 3, 0)
     return MilvusEngine.for_version(version, local=False)
+
+
+def check_consistency_level(value: str | None) -> str | None:
+    """``value`` spelled as Milvus spells it (case-insensitive), or a clear error.
+
+    Example:
+        >>> check_consistency_level("bounded")
+        'Bounded'
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for level in CONSISTENCY_LEVELS:
+            if value.strip().lower() == level.lower():
+                return level
+    allowed = ", ".join(repr(level) for level in CONSISTENCY_LEVELS)
+    msg = (
+        f"Unknown Milvus consistency_level {value!r}; supported: {allowed}, or None for the "
+        "collection's own level (Strong for collections this store creates). Strong reads "
+        "see every write that returned before them; Session sees this client's writes; "
+        "Bounded and Eventually may lag recent writes but answer sooner."
+    )
+    raise ValueError(msg)
+
+
+_SECRET_KEYS = ("token", "password", "api_key")
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without a ``user:password@`` part, for messages and reprs.
+
+    Example:
+        >>> redact_uri("https://root:Milvus@db.example.com:19530")
+        'https://***@db.example.com:19530'
+    """
+    return re.sub(r"://[^/@]*@", "://***@", uri)
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def connect(pymilvus: Any, uri: str, kwargs: Mapping[str, Any], *, local: bool) -> Any:
+    """A ``MilvusClient`` for ``uri``, every option forwarded, errors free of secrets.
+
+    ``kwargs`` go to ``MilvusClient`` as they are (``token``, ``user``/``password``,
+    ``db_name``, ``secure``, ``server_pem_path``, ``server_name``, ``ca_pem_path``,
+    ``client_pem_path``, ``client_key_path``, ``timeout``...). A Milvus Lite file held by
+    another process is a :class:`StoreLockedError`.
+    """
+    secrets = [str(kwargs[key]) for key in _SECRET_KEYS if kwargs.get(key)]
+    found = re.search(r"://([^/@]*)@", uri)
+    if found:
+        secrets.append(found.group(1))
+    attempts = 3 if local else 1
+    for attempt in range(attempts):
+        try:
+            return pymilvus.MilvusClient(uri=uri, **kwargs)
+        except Exception as exc:
+            if not local:
+                shown = _mask(str(exc), secrets)
+                msg = (
+                    f"Could not connect to the Milvus server at {redact_uri(uri)!r}: {shown}. "
+                    "Check that it runs and is reachable, and the connection options "
+                    "(token or user/password; secure=True with server_pem_path/server_name "
+                    "for TLS) passed in client_kwargs."
+                )
+                if shown != str(exc):  # the engine's error quoted a secret: do not chain it
+                    raise ConnectionError(msg) from None
+                raise ConnectionError(msg) from exc
+            locked = "open local milvus failed" in str(exc).lower()
+            if not locked:
+                if attempt + 1 == attempts:
+                    raise
+                # Milvus Lite 2.x starts a server process; on a busy machine its socket
+                # can appear late, so try again before giving up
+                time.sleep(1.0 + attempt)
+                continue
+            msg = (
+                f"Could not open the Milvus Lite file {uri!r}: another process most "
+                "likely has it open (Milvus Lite allows one process per file). Close "
+                "the other store first (store.close()), or have both processes use a "
+                f"Milvus server (uri='http://host:19530'). Engine error: {exc}"
+            )
+            raise StoreLockedError(msg) from exc
+    msg = f"Could not connect to Milvus at {uri!r}."  # unreachable: the loop raises
+    raise RuntimeError(msg)
+
+
+def entity(row: Row, text_max_length: int, *, sparse_field: bool) -> dict[str, Any]:
+    """``row`` as a Milvus entity of the store's layout, or an error naming what is too long."""
+    if len(row.id.encode()) > ID_MAX_LENGTH:
+        msg = (
+            f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
+            f"ids hold at most {ID_MAX_LENGTH}. Use shorter ids (or let the store "
+            "derive them from content)."
+        )
+        raise ValueError(msg)
+    size = len(row.text.encode())
+    if size > text_max_length:
+        msg = (
+            f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
+            f"at most text_max_length={text_max_length}. Split the text into "
+            "smaller chunks (e.g. with langchain-text-splitters)."
+        )
+        raise ValueError(msg)
+    out: dict[str, Any] = {
+        "id": row.id,
+        "text": row.text,
+        "metadata": row.metadata,
+        "dense": row.dense,
+    }
+    if sparse_field:
+        sparse = row.sparse if row.sparse is not None else SparseVector()
+        out["sparse"] = sparse.as_dict() if len(sparse) else dict(EMPTY_SPARSE)
+    return out

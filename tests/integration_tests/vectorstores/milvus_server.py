@@ -144,5 +144,13 @@ def start_server(data: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Milvus standalone server for the whole session: its ``http://127.0.0.1:PORT`` uri."""
+    """A Milvus standalone server for the whole session: its ``http://127.0.0.1:PORT`` uri.
+
+    ``EMBEDKIT_TEST_MILVUS_URI`` names a running server to use instead (one machine runs one
+    ``milvus-server`` at a time: its embedded etcd and metrics ports are fixed).
+    """
+    given = os.environ.get("EMBEDKIT_TEST_MILVUS_URI")
+    if given:
+        yield given
+        return
     yield from start_server(tmp_path_factory.mktemp("milvus-server") / "data")
