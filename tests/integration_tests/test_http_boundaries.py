@@ -22,7 +22,12 @@ from langchain_core.documents import Document
 from langchain_embedkit.embeddings import OpenAICompatibleEmbeddings
 from langchain_embedkit.errors import APIError, EmbeddingAPIError, RerankAPIError
 from langchain_embedkit.rerankers import HTTPReranker
-from tests.support.http import LoopbackServer, ScriptedReplyHandler, serve
+from tests.support.http import (
+    KeepAliveReplyHandler,
+    LoopbackServer,
+    ScriptedReplyHandler,
+    serve,
+)
 
 KEY = "sk-boundary-5d1e0c77aa"
 GATEWAY = "gw-secret-91b2f0e4"
@@ -394,3 +399,32 @@ async def test_the_request_is_not_reachable_from_the_error(
     errors = chain(info.value)
     assert errors == [info.value], [type(e).__name__ for e in errors]
     assert KEY not in "".join(traceback.format_exception(info.value))
+
+
+GOOD_REPLIES = {
+    "embeddings": {
+        "data": [{"index": 0, "embedding": [1.0, 0.0]}, {"index": 1, "embedding": [0.0, 1.0]}]
+    },
+    "rerank": {"results": [{"index": i, "relevance_score": 1.0 - i / 10} for i in range(4)]},
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("client", CLIENTS)
+def test_dripping_headers_on_a_kept_alive_connection_fail_at_the_deadline(
+    client: Client,
+) -> None:
+    # The first answer is normal and leaves the connection open; the second request goes
+    # out on that same connection, and its headers come one byte a second.
+    with serve(KeepAliveReplyHandler) as server:
+        server.state.update(body=json.dumps(GOOD_REPLIES[client.name]).encode())
+        instance = client.make(server, timeout=3)
+        client.call(instance)
+        server.state.update(drip_headers_s=1.0)
+        start = time.monotonic()
+        with pytest.raises(client.error, match=r"timed out after 3 s|did not answer"):
+            client.call(instance)
+        elapsed = time.monotonic() - start
+        first, second = server.state["requests"]
+    assert first["port"] == second["port"], "the second request did not reuse the connection"
+    assert 2.9 <= elapsed < 3.5, elapsed

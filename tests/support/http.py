@@ -89,14 +89,20 @@ class ScriptedReplyHandler(JSONHandler):
     - ``stream_bytes``: ignore ``body`` and stream this many zero bytes in 1 MiB writes
     - ``headers``: extra reply headers
 
-    ``requests`` records each request's path, headers and JSON body; ``sent`` counts the
-    body bytes written before the client hung up.
+    ``requests`` records each request's path, headers, JSON body and the client's port
+    (``port``: equal ports mean one kept-alive connection); ``sent`` counts the body bytes
+    written before the client hung up.
     """
 
     def do_POST(self) -> None:
         state = self.server.state
         state["requests"].append(
-            {"path": self.path, "headers": dict(self.headers), "body": self.read_json()}
+            {
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": self.read_json(),
+                "port": self.client_address[1],
+            }
         )
         if state.get("drip_headers_s"):
             self._drip_headers(state["drip_headers_s"])
@@ -144,3 +150,9 @@ class ScriptedReplyHandler(JSONHandler):
                 time.sleep(seconds)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class KeepAliveReplyHandler(ScriptedReplyHandler):
+    """:class:`ScriptedReplyHandler` speaking HTTP/1.1, so a client can reuse the connection."""
+
+    protocol_version = "HTTP/1.1"
