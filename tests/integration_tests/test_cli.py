@@ -370,7 +370,7 @@ def test_edited_and_deleted_files_replace_their_chunks(workdir: Path, ingested: 
 @pytest.mark.parametrize(
     ("env", "flags", "expected"),
     [
-        ({"OPENAI_API_KEY": KEY}, {}, (None, "gpt-4o-mini", KEY)),
+        ({"OPENAI_API_KEY": KEY}, {}, ("https://api.openai.com/v1", "gpt-4o-mini", KEY)),
         (
             {"DASHSCOPE_API_KEY": "ds-key"},
             {},
@@ -386,6 +386,17 @@ def test_edited_and_deleted_files_replace_their_chunks(workdir: Path, ingested: 
             {"base_url": "http://127.0.0.1:8000/v1", "model": "flag-model"},
             ("http://127.0.0.1:8000/v1", "flag-model", KEY),
         ),
+        # DashScope's key goes to DashScope only, never to a self-hosted server
+        (
+            {"DASHSCOPE_API_KEY": "ds-key"},
+            {"base_url": "http://127.0.0.1:8000/v1", "model": "m"},
+            ("http://127.0.0.1:8000/v1", "m", "not-needed"),
+        ),
+        (
+            {"DASHSCOPE_API_KEY": "ds-key", "DASHSCOPE_BASE_URL": "https://dashscope-intl.x/v1"},
+            {},
+            ("https://dashscope-intl.x/v1", "qwen-plus", "ds-key"),
+        ),
     ],
 )
 def test_chat_endpoint_resolution(
@@ -398,13 +409,47 @@ def test_chat_endpoint_resolution(
 
     from langchain_embedkit.cli.chat import _chat_settings
 
-    for name in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "OPENAI_BASE_URL", "EMBEDKIT_CHAT_MODEL"):
+    for name in CHAT_ENV:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     args = argparse.Namespace(base_url=flags.get("base_url"), model=flags.get("model"))
     chat = _chat_settings(args)
     assert (chat["base_url"], chat["model"], chat["api_key"]) == expected
+
+
+CHAT_ENV = (
+    "OPENAI_API_KEY",
+    "DASHSCOPE_API_KEY",
+    "OPENAI_BASE_URL",
+    "DASHSCOPE_BASE_URL",
+    "EMBEDKIT_CHAT_MODEL",
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "match"),
+    [
+        ({}, {}, "No chat endpoint configured"),
+        ({"OPENAI_BASE_URL": "http://localhost:11434/v1"}, {}, "No chat model named for"),
+    ],
+)
+def test_chat_endpoint_missing_pieces_exit_2(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flags: dict[str, str], match: str
+) -> None:
+    import argparse
+
+    from langchain_embedkit.cli.chat import _chat_settings
+    from langchain_embedkit.cli.errors import CLIError
+
+    for name in CHAT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = argparse.Namespace(base_url=flags.get("base_url"), model=flags.get("model"))
+    with pytest.raises(CLIError, match=match) as caught:
+        _chat_settings(args)
+    assert caught.value.exit_code == 2
 
 
 def test_table_aligns_chinese_by_display_width() -> None:
