@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from langchain_embedkit.loaders import load_file, sample_corpus_path, split_documents
-from tests.support.http import JSONHandler, LoopbackServer, serve
+from tests.support.chat_server import ChatHandler
+from tests.support.http import LoopbackServer, serve
 
 pytestmark = pytest.mark.slow
 
@@ -265,51 +266,10 @@ def test_info_reports_the_store(workdir: Path, ingested: Any) -> None:
     assert "BM25," in result.stdout and "embedkit.db" in result.stdout
 
 
-class ChatHandler(JSONHandler):
-    """OpenAI chat completions, streamed (SSE) or not."""
-
-    def do_POST(self) -> None:
-        body = self.read_json()
-        self.server.state["requests"].append(
-            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-        )
-        if self.path != "/v1/chat/completions":
-            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
-            return
-        base = {"id": "chatcmpl-1", "created": 1, "model": body["model"]}
-        if body.get("stream"):
-            self.send_sse(
-                [
-                    {
-                        **base,
-                        "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {"content": piece}}],
-                    }
-                    for piece in ANSWER
-                ]
-                + [
-                    {
-                        **base,
-                        "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                    }
-                ]
-            )
-            return
-        message = {"role": "assistant", "content": "".join(ANSWER)}
-        self.send_json(
-            200,
-            {
-                **base,
-                "object": "chat.completion",
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            },
-        )
-
-
 @pytest.fixture
 def chat_server() -> Iterator[LoopbackServer]:
     with serve(ChatHandler) as server:
+        server.state["answer"] = ANSWER
         yield server
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
@@ -409,8 +410,19 @@ GOOD_REPLIES = {
 }
 
 
+def _reranker_on_own_client(server: LoopbackServer, **kwargs: Any) -> HTTPReranker:
+    import httpx
+
+    return _reranker(server, http_client=httpx.Client(), **kwargs)
+
+
+OWN_CLIENT = Client(
+    "rerank", RerankAPIError, _reranker_on_own_client, RERANK.call, RERANK.acall, RERANK.batch
+)
+
+
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("client", [*CLIENTS, pytest.param(OWN_CLIENT, id="rerank-http_client")])
 def test_dripping_headers_on_a_kept_alive_connection_fail_at_the_deadline(
     client: Client,
 ) -> None:
@@ -428,3 +440,12 @@ def test_dripping_headers_on_a_kept_alive_connection_fail_at_the_deadline(
         first, second = server.state["requests"]
     assert first["port"] == second["port"], "the second request did not reuse the connection"
     assert 2.9 <= elapsed < 3.5, elapsed
+    # The abandoned attempt ends once the server stops dripping: no thread is left behind.
+    give_up = time.monotonic() + 5
+    while _http_workers() and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert not _http_workers()
+
+
+def _http_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "embedkit-http" and t.is_alive()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +53,8 @@ class LoopbackServer(ThreadingHTTPServer):
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.state: dict[str, Any] = {"requests": []}
+        self.stopping = threading.Event()
+        """Set when the server stops: handlers that drip their answer end it there."""
 
     @property
     def base_url(self) -> str:
@@ -72,6 +73,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[LoopbackServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -133,7 +135,8 @@ class ScriptedReplyHandler(JSONHandler):
                     self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
                     state["sent"] += 1
-                    time.sleep(state["drip_s"])
+                    if self.server.stopping.wait(state["drip_s"]):
+                        break
             else:
                 self.wfile.write(body)
                 state["sent"] = len(body)
@@ -147,7 +150,8 @@ class ScriptedReplyHandler(JSONHandler):
             for i in range(len(head)):
                 self.wfile.write(head[i : i + 1])
                 self.wfile.flush()
-                time.sleep(seconds)
+                if self.server.stopping.wait(seconds):
+                    break
         except (BrokenPipeError, ConnectionResetError):
             pass
 
