@@ -477,6 +477,31 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return (httpx.RequestError, httpx.StreamError, _TooLarge, _Deadline, asyncio.TimeoutError)
 
 
+def _judge(
+    url: str,
+    policy: Policy,
+    attempt: int,
+    answer: tuple[int, Mapping[str, str], bytes] | Failure,
+) -> Reply | Failure | float:
+    """What one attempt (0-based) comes to: the reply, the final failure, or the seconds to
+    wait before the next attempt."""
+    reply_headers: Mapping[str, str] | None = None
+    if isinstance(answer, Failure):
+        failure = answer
+    else:
+        status, reply_headers, body = answer
+        if status < 400:
+            return Reply(status, body)
+        failure = Failure("status", attempt + 1, status=status, body=body)
+    if not failure.retried or attempt == policy.max_retries:
+        return failure
+    wait = float(_wait(policy, attempt, reply_headers))
+    logger.info(
+        "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
+    )
+    return wait
+
+
 def post(
     client: httpx.Client,
     url: str,
@@ -492,26 +517,21 @@ def post(
     """
     content = json.dumps(payload, ensure_ascii=False).encode()
     errors = _transport_errors()
+    outcome: Reply | Failure | float = 0.0
     for attempt in range(policy.max_retries + 1):
-        failure: Failure | None = None
-        reply_headers: Mapping[str, str] | None = None
+        answer: tuple[int, Mapping[str, str], bytes] | Failure
         try:
-            status, reply_headers, body = _send(client, url, content, headers, policy)
+            answer = _send(client, url, content, headers, policy)
         except errors as exc:
-            failure = _classify(exc, attempt + 1, policy)
-        else:
-            if status < 400:
-                return Reply(status, body)
-            failure = Failure("status", attempt + 1, status=status, body=body)
-        if not failure.retried or attempt == policy.max_retries:
+            answer = _classify(exc, attempt + 1, policy)
+        outcome = _judge(url, policy, attempt, answer)
+        if not isinstance(outcome, float):
             break
-        wait = _wait(policy, attempt, reply_headers)
-        logger.info(
-            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
-        )
-        time.sleep(wait)
-    assert failure is not None
-    raise fail(failure)
+        time.sleep(outcome)
+    if isinstance(outcome, Reply):
+        return outcome
+    assert isinstance(outcome, Failure)  # the last attempt never waits
+    raise fail(outcome)
 
 
 async def apost(
@@ -525,28 +545,23 @@ async def apost(
     """Async :func:`post`; the deadline covers each whole attempt exactly."""
     content = json.dumps(payload, ensure_ascii=False).encode()
     errors = _transport_errors()
+    outcome: Reply | Failure | float = 0.0
     for attempt in range(policy.max_retries + 1):
-        failure: Failure | None = None
-        reply_headers: Mapping[str, str] | None = None
+        answer: tuple[int, Mapping[str, str], bytes] | Failure
         try:
-            status, reply_headers, body = await asyncio.wait_for(
+            answer = await asyncio.wait_for(
                 _asend(client, url, content, headers, policy), policy.timeout
             )
         except errors as exc:
-            failure = _classify(exc, attempt + 1, policy)
-        else:
-            if status < 400:
-                return Reply(status, body)
-            failure = Failure("status", attempt + 1, status=status, body=body)
-        if not failure.retried or attempt == policy.max_retries:
+            answer = _classify(exc, attempt + 1, policy)
+        outcome = _judge(url, policy, attempt, answer)
+        if not isinstance(outcome, float):
             break
-        wait = _wait(policy, attempt, reply_headers)
-        logger.info(
-            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
-        )
-        await asyncio.sleep(wait)
-    assert failure is not None
-    raise fail(failure)
+        await asyncio.sleep(outcome)
+    if isinstance(outcome, Reply):
+        return outcome
+    assert isinstance(outcome, Failure)  # the last attempt never waits
+    raise fail(outcome)
 
 
 async def gather_or_cancel(aws: Iterable[Awaitable[T]]) -> list[T]:
