@@ -7,7 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from langchain_embedkit import _http
+from langchain_embedkit import _endpoints
 from langchain_embedkit.cli.commands import _check_k, _make_reranker, _parse_filter
 from langchain_embedkit.cli.errors import CLIError
 from langchain_embedkit.cli.output import _clip
@@ -77,10 +77,10 @@ _NO_ENDPOINT = (
 def _chat_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Resolve the chat endpoint from flags and environment; exit code 2 when missing.
 
-    The same rules as ``OpenAICompatibleEmbeddings`` (``_http.resolve_endpoint``): a key
+    The same rules as ``OpenAICompatibleEmbeddings`` (``_endpoints.resolve_endpoint``): a key
     is read only from the variable of the provider whose server it goes to.
     """
-    endpoint = _http.resolve_endpoint(args.base_url or None)
+    endpoint = _endpoints.resolve_endpoint(args.base_url or None)
     if endpoint.hosted and endpoint.api_key is None:
         raise CLIError(_NO_ENDPOINT, 2)
     # vLLM and Ollama accept any key, but the client insists on having one.

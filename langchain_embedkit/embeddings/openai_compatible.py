@@ -26,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from langchain_embedkit import _http
+from langchain_embedkit import _endpoints, _http
 from langchain_embedkit._imports import require
 from langchain_embedkit.embeddings._inputs import check_query, check_texts
 from langchain_embedkit.embeddings.qwen3 import QWEN3_DEFAULT_TASK
@@ -44,8 +44,8 @@ __all__ = [
     "OpenAICompatibleEmbeddings",
 ]
 
-OPENAI_BASE_URL = _http.OPENAI_BASE_URL
-DASHSCOPE_BASE_URL = _http.DASHSCOPE_BASE_URL
+OPENAI_BASE_URL = _endpoints.OPENAI_BASE_URL
+DASHSCOPE_BASE_URL = _endpoints.DASHSCOPE_BASE_URL
 DASHSCOPE_MAX_BATCH = 10
 _DEFAULT_MODEL = {"openai": "text-embedding-3-small", "dashscope": "text-embedding-v4"}
 _DEFAULT_BATCH = {"openai": 256, "dashscope": DASHSCOPE_MAX_BATCH}
@@ -176,7 +176,7 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
                 data["document_instruction"] = document
         model = data.get("model")
         has_key = data.get("api_key") is not None
-        endpoint = _http.resolve_endpoint(
+        endpoint = _endpoints.resolve_endpoint(
             data.get("base_url"),
             dashscope_hint=isinstance(model, str) and model.startswith("text-embedding-v"),
             key_given=has_key,
@@ -194,14 +194,14 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
     @model_validator(mode="after")
     def _check(self) -> Self:
         url = (self.base_url or "").rstrip("/")
-        hosted = {v: k for k, v in _http.PUBLIC_BASE_URL.items()}.get(url)
+        hosted = {v: k for k, v in _endpoints.PUBLIC_BASE_URL.items()}.get(url)
         if self.api_key is None and hosted is not None:
             msg = (
-                f"No API key for {url}: pass api_key=... or set {_http.API_KEY_ENV[hosted]}. "
+                f"No API key for {url}: pass api_key=... or set {_endpoints.API_KEY_ENV[hosted]}. "
                 "A self-hosted server (vLLM, TEI) needs none: pass its base_url instead."
             )
             raise ValueError(msg)
-        if _http.is_dashscope_url(url) and self.batch_size > DASHSCOPE_MAX_BATCH:
+        if _endpoints.is_dashscope_url(url) and self.batch_size > DASHSCOPE_MAX_BATCH:
             msg = (
                 f"batch_size={self.batch_size} is too large for DashScope, which accepts at "
                 f"most {DASHSCOPE_MAX_BATCH} texts per request (HTTP 400 otherwise). "
