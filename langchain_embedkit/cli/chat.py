@@ -82,6 +82,10 @@ def _chat_settings(args: argparse.Namespace) -> dict[str, Any]:
     """
     endpoint = _endpoints.resolve_endpoint(args.base_url or None)
     if endpoint.hosted and endpoint.api_key is None:
+        if args.base_url or os.environ.get("OPENAI_BASE_URL"):
+            variable = _endpoints.API_KEY_ENV[endpoint.provider]
+            msg = f"No API key for {endpoint.base_url}: set {variable}."
+            raise CLIError(msg, 2)
         raise CLIError(_NO_ENDPOINT, 2)
     # vLLM and Ollama accept any key, but the client insists on having one.
     key = endpoint.api_key or "not-needed"

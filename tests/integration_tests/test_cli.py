@@ -392,6 +392,13 @@ CHAT_ENV = (
     [
         ({}, {}, "No chat endpoint configured"),
         ({"OPENAI_BASE_URL": "http://localhost:11434/v1"}, {}, "No chat model named for"),
+        # the OpenAI key is not sent to DashScope's server
+        (
+            {"OPENAI_API_KEY": KEY},
+            {"base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+            r"No API key for https://dashscope\.aliyuncs\.com/compatible-mode/v1: set "
+            "DASHSCOPE_API_KEY",
+        ),
     ],
 )
 def test_chat_endpoint_missing_pieces_exit_2(
