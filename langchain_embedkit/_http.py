@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -237,7 +238,8 @@ class _Watchdog:
 
     It arms as soon as the socket is known: when a new connection is opened (through
     httpcore's ``trace`` hook, so slow headers are cut off too) or, on a reused
-    connection, once the headers have arrived.
+    connection, once the headers have arrived. A socket first seen after the deadline
+    is shut at once.
     """
 
     def __init__(self, deadline: float) -> None:
@@ -253,7 +255,7 @@ class _Watchdog:
             return
         sock = stream.get_extra_info("socket")
         if not isinstance(sock, socket.socket):
-            return  # the per-chunk deadline check in _send still bounds the body
+            return  # the per-chunk deadline check in _exchange still bounds the body
 
         def stop() -> None:
             with contextlib.suppress(OSError):
@@ -268,10 +270,14 @@ class _Watchdog:
             self.timer.cancel()
 
 
-def _send(
-    client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str], policy: Policy
+def _exchange(
+    client: httpx.Client,
+    url: str,
+    content: bytes,
+    headers: Mapping[str, str],
+    policy: Policy,
+    deadline: float,
 ) -> tuple[int, Mapping[str, str], bytes]:
-    deadline = time.monotonic() + policy.timeout
     watchdog = _Watchdog(deadline)
     try:
         with client.stream(
@@ -299,7 +305,47 @@ def _send(
             raise _Deadline from None
         raise
     finally:
+        # Only a socket still in use at the deadline is shut: one already back in the pool
+        # may be serving another request.
         watchdog.cancel()
+
+
+def _send(
+    client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str], policy: Policy
+) -> tuple[int, Mapping[str, str], bytes]:
+    """One attempt, in a worker thread the caller stops waiting for at the deadline.
+
+    The watchdog alone cannot bound a request on a reused keep-alive connection: httpcore
+    names that connection's socket only once the headers are in, and until then each read
+    is bounded, not the total. Waiting on the worker is exact in every case; the abandoned
+    worker ends as soon as its socket is known (shut at once, the deadline being past) or
+    the server stops sending.
+    """
+    deadline = time.monotonic() + policy.timeout
+    outcome: list[tuple[int, Mapping[str, str], bytes] | BaseException] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(_exchange(client, url, content, headers, policy, deadline))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run, args=(work,), name="embedkit-http", daemon=True
+    )
+    worker.start()
+    if not done.wait(max(deadline - time.monotonic(), 0.0)) or not outcome:
+        raise _Deadline
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        try:
+            raise result
+        finally:
+            del result, outcome[:]
+    return result
 
 
 async def _asend(
@@ -338,6 +384,31 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return (httpx.RequestError, httpx.StreamError, _TooLarge, _Deadline, asyncio.TimeoutError)
 
 
+def _judge(
+    url: str,
+    policy: Policy,
+    attempt: int,
+    answer: tuple[int, Mapping[str, str], bytes] | Failure,
+) -> Reply | Failure | float:
+    """What one attempt (0-based) comes to: the reply, the final failure, or the seconds to
+    wait before the next attempt."""
+    reply_headers: Mapping[str, str] | None = None
+    if isinstance(answer, Failure):
+        failure = answer
+    else:
+        status, reply_headers, body = answer
+        if status < 400:
+            return Reply(status, body)
+        failure = Failure("status", attempt + 1, status=status, body=body)
+    if not failure.retried or attempt == policy.max_retries:
+        return failure
+    wait = float(_wait(policy, attempt, reply_headers))
+    logger.info(
+        "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
+    )
+    return wait
+
+
 def post(
     client: httpx.Client,
     url: str,
@@ -353,26 +424,21 @@ def post(
     """
     content = json.dumps(payload, ensure_ascii=False).encode()
     errors = _transport_errors()
+    outcome: Reply | Failure | float = 0.0
     for attempt in range(policy.max_retries + 1):
-        failure: Failure | None = None
-        reply_headers: Mapping[str, str] | None = None
+        answer: tuple[int, Mapping[str, str], bytes] | Failure
         try:
-            status, reply_headers, body = _send(client, url, content, headers, policy)
+            answer = _send(client, url, content, headers, policy)
         except errors as exc:
-            failure = _classify(exc, attempt + 1, policy)
-        else:
-            if status < 400:
-                return Reply(status, body)
-            failure = Failure("status", attempt + 1, status=status, body=body)
-        if not failure.retried or attempt == policy.max_retries:
+            answer = _classify(exc, attempt + 1, policy)
+        outcome = _judge(url, policy, attempt, answer)
+        if not isinstance(outcome, float):
             break
-        wait = _wait(policy, attempt, reply_headers)
-        logger.info(
-            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
-        )
-        time.sleep(wait)
-    assert failure is not None
-    raise fail(failure)
+        time.sleep(outcome)
+    if isinstance(outcome, Reply):
+        return outcome
+    assert isinstance(outcome, Failure)  # the last attempt never waits
+    raise fail(outcome)
 
 
 async def apost(
@@ -386,28 +452,23 @@ async def apost(
     """Async :func:`post`; the deadline covers each whole attempt exactly."""
     content = json.dumps(payload, ensure_ascii=False).encode()
     errors = _transport_errors()
+    outcome: Reply | Failure | float = 0.0
     for attempt in range(policy.max_retries + 1):
-        failure: Failure | None = None
-        reply_headers: Mapping[str, str] | None = None
+        answer: tuple[int, Mapping[str, str], bytes] | Failure
         try:
-            status, reply_headers, body = await asyncio.wait_for(
+            answer = await asyncio.wait_for(
                 _asend(client, url, content, headers, policy), policy.timeout
             )
         except errors as exc:
-            failure = _classify(exc, attempt + 1, policy)
-        else:
-            if status < 400:
-                return Reply(status, body)
-            failure = Failure("status", attempt + 1, status=status, body=body)
-        if not failure.retried or attempt == policy.max_retries:
+            answer = _classify(exc, attempt + 1, policy)
+        outcome = _judge(url, policy, attempt, answer)
+        if not isinstance(outcome, float):
             break
-        wait = _wait(policy, attempt, reply_headers)
-        logger.info(
-            "POST %s failed (%s); retrying in %.2f s", url, failure.status or failure.kind, wait
-        )
-        await asyncio.sleep(wait)
-    assert failure is not None
-    raise fail(failure)
+        await asyncio.sleep(outcome)
+    if isinstance(outcome, Reply):
+        return outcome
+    assert isinstance(outcome, Failure)  # the last attempt never waits
+    raise fail(outcome)
 
 
 async def gather_or_cancel(aws: Iterable[Awaitable[T]]) -> list[T]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 # LangChain's runnables pull in its callback and tracer machinery (over a second to import
 # on a small machine), so they load when a chain is built, not when this module is imported.
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["create_rag_chain", "default_rag_prompt", "detect_language", "format_context"]
 
 Language = Literal["en", "zh"]
+PromptLanguage = Literal["auto", "en", "zh"]
+"""``create_rag_chain``'s ``language``: ``"auto"`` follows each question."""
 
 _SCORE_KEYS = ("relevance_score", "fused_score", "score", "similarity_score")
 
@@ -67,8 +69,9 @@ def default_rag_prompt(language: Language = "en") -> ChatPromptTemplate:
         >>> sorted(default_rag_prompt("zh").input_variables)
         ['context', 'question']
     """
-    if language not in ("en", "zh"):
-        msg = f"Unknown prompt language {language!r}; supported: 'en', 'zh'."
+    if language not in get_args(Language):
+        choices = ", ".join(repr(c) for c in get_args(Language))
+        msg = f"Unknown prompt language {language!r}; supported: {choices}."
         raise ValueError(msg)
     system = _ZH_SYSTEM if language == "zh" else _EN_SYSTEM
     from langchain_core.prompts import ChatPromptTemplate
@@ -132,7 +135,7 @@ def create_rag_chain(
     reranker: BaseDocumentCompressor | None = None,
     prompt: BasePromptTemplate | None = None,
     *,
-    language: Literal["auto", "en", "zh"] = "auto",
+    language: PromptLanguage = "auto",
 ) -> Runnable[Any, dict[str, Any]]:
     """Build a retrieve -> rerank -> answer chain whose answer cites its sources as [n].
 
@@ -176,27 +179,47 @@ def create_rag_chain(
             print(out["answer"], [(d.id, d.metadata["citation"]) for d in out["sources"]])
             # Paris [1]. [('p1', 1)]
     """
-    if language not in ("auto", "en", "zh"):
-        msg = f"Unknown language {language!r}; supported: 'auto', 'en', 'zh'."
+    if language not in get_args(PromptLanguage):
+        choices = ", ".join(repr(c) for c in get_args(PromptLanguage))
+        msg = f"Unknown language {language!r}; supported: {choices}."
         raise ValueError(msg)
     if prompt is not None:
-        given = set(prompt.input_variables) | set(prompt.partial_variables)
-        missing = sorted({"context", "question"} - given)
-        if missing:
-            msg = (
-                f"The RAG prompt must use {{context}} and {{question}}; it lacks "
-                f"{', '.join('{' + m + '}' for m in missing)} (its variables: "
-                f"{sorted(given)}). Add them, or pass prompt=None for the default."
-            )
-            raise ValueError(msg)
+        _check_prompt(prompt)
 
     from langchain_core.output_parsers import StrOutputParser
-    from langchain_core.runnables import RunnableBranch, RunnableLambda, RunnablePassthrough
+    from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-    def answer_language(inputs: dict[str, Any]) -> Language:
-        if language != "auto":
-            return language
-        return detect_language(inputs["question"])
+    retrieve = RunnablePassthrough.assign(
+        documents=(itemgetter("question") | retriever).with_config(run_name="retrieve")
+    )
+    chain = (
+        RunnableLambda(_coerce_input).with_config(run_name="rag_input")
+        | retrieve
+        | RunnablePassthrough.assign(documents=_rerank_step(reranker))
+        | _cite_step(language)
+        | RunnablePassthrough.assign(
+            answer=_prompt_step(prompt, language) | llm | StrOutputParser()
+        )
+    ).pick(["answer", "sources", "context"])
+    return chain.with_config(run_name="rag_chain")
+
+
+def _check_prompt(prompt: BasePromptTemplate) -> None:
+    """A custom prompt must take the two variables the chain fills in."""
+    given = set(prompt.input_variables) | set(prompt.partial_variables)
+    missing = sorted({"context", "question"} - given)
+    if missing:
+        msg = (
+            f"The RAG prompt must use {{context}} and {{question}}; it lacks "
+            f"{', '.join('{' + m + '}' for m in missing)} (its variables: "
+            f"{sorted(given)}). Add them, or pass prompt=None for the default."
+        )
+        raise ValueError(msg)
+
+
+def _rerank_step(reranker: BaseDocumentCompressor | None) -> Runnable[Any, list[Document]]:
+    """``{"question", "documents"}`` -> the documents, reranked when there is a reranker."""
+    from langchain_core.runnables import RunnableLambda
 
     def rerank(inputs: dict[str, Any]) -> list[Document]:
         docs = inputs["documents"]
@@ -210,33 +233,33 @@ def create_rag_chain(
             return list(docs)
         return list(await reranker.acompress_documents(docs, inputs["question"]))
 
+    return RunnableLambda(rerank, afunc=arerank).with_config(run_name="rerank")
+
+
+def _cite_step(language: PromptLanguage) -> Runnable[Any, dict[str, Any]]:
+    """Number the documents: ``documents`` becomes ``sources`` (copies) and ``context``."""
+    from langchain_core.runnables import RunnableLambda
+
     def number(inputs: dict[str, Any]) -> dict[str, Any]:
         state = {k: v for k, v in inputs.items() if k != "documents"}
         sources = _sources(inputs["documents"])
+        shown = detect_language(inputs["question"]) if language == "auto" else language
         state["sources"] = sources
-        state["context"] = format_context(sources, answer_language(inputs))
+        state["context"] = format_context(sources, shown)
         return state
 
-    if prompt is not None:
-        prompt_step: Runnable[Any, Any] = prompt
-    elif language == "auto":
-        prompt_step = RunnableBranch(
-            (lambda s: detect_language(s["question"]) == "zh", default_rag_prompt("zh")),
-            default_rag_prompt("en"),
-        )
-    else:
-        prompt_step = default_rag_prompt(language)
+    return RunnableLambda(number).with_config(run_name="cite_sources")
 
-    retrieve = RunnablePassthrough.assign(
-        documents=(itemgetter("question") | retriever).with_config(run_name="retrieve")
+
+def _prompt_step(prompt: BasePromptTemplate | None, language: PromptLanguage) -> Runnable[Any, Any]:
+    """The caller's prompt, or the default one in the question's (or the given) language."""
+    if prompt is not None:
+        return prompt
+    if language != "auto":
+        return default_rag_prompt(language)
+    from langchain_core.runnables import RunnableBranch
+
+    return RunnableBranch(
+        (lambda s: detect_language(s["question"]) == "zh", default_rag_prompt("zh")),
+        default_rag_prompt("en"),
     )
-    chain = (
-        RunnableLambda(_coerce_input).with_config(run_name="rag_input")
-        | retrieve
-        | RunnablePassthrough.assign(
-            documents=RunnableLambda(rerank, afunc=arerank).with_config(run_name="rerank")
-        )
-        | RunnableLambda(number).with_config(run_name="cite_sources")
-        | RunnablePassthrough.assign(answer=prompt_step | llm | StrOutputParser())
-    ).pick(["answer", "sources", "context"])
-    return chain.with_config(run_name="rag_chain")

@@ -1,4 +1,4 @@
-"""Read .txt, .md, .jsonl and .pdf files into Documents and cut them into chunks.
+"""Read .txt, .md, .jsonl, .json and .pdf files into Documents and cut them into chunks.
 
 Every Document gets a positional id (file + record/page + chunk number) and
 ``metadata["source"]``, so ingesting the same files again writes nothing new and an
@@ -84,10 +84,12 @@ DEFAULT_CHUNK_OVERLAP = 30
 """Estimated word pieces shared by neighbouring chunks (15%), so a sentence cut at a
 boundary still appears whole in one of them."""
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".pdf")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".markdown", ".jsonl", ".json", ".pdf")
 """File types :func:`load_file` reads; folders are searched for these."""
 
 _TEXT_KEYS = ("text", "page_content", "content")
+_LIST_KEYS = ("documents", "records", "data", "items", "docs")
+"""Preferred list fields of a ``.json`` object that has more than one list."""
 _ID_KEYS = ("id", "_id")
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _PIECES = re.compile(rf"[{_CJK}]|[^\W_]+|[^\w\s]|_")
@@ -219,11 +221,13 @@ def load_file(
     """Read one file into Documents (before chunking).
 
     ``.txt``/``.md`` give one Document, ``.pdf`` one per page with text (``page`` is
-    0-based, as in LangChain's ``PyPDFLoader``), ``.jsonl`` one per line. A JSONL record
-    holds its text under ``text`` (or ``page_content``/``content``), an optional ``id``
-    (or BEIR's ``_id``, unique within the file) kept as the Document id, an optional
-    ``title`` put before the text, an optional ``metadata`` object, and any other scalar
-    fields as metadata. ``metadata["source"]`` is the record's own ``source`` if it has
+    0-based, as in LangChain's ``PyPDFLoader``), ``.jsonl`` one per line, ``.json`` one
+    per record of a JSON array (or of the one list in a JSON object, such as
+    ``{"documents": [...]}``). A record holds its text under ``text`` (or
+    ``page_content``/``content``), an optional ``id`` (or BEIR's ``_id``, unique within
+    the file; default: the file and the line or position) kept as the Document id, an
+    optional ``title`` put before the text, an optional ``metadata`` object, and any other
+    scalar fields as metadata. ``metadata["source"]`` is the record's own ``source`` if it has
     one, else the file.
 
     Only regular files are read (never a FIFO, device or socket), up to ``max_file_size``
@@ -239,7 +243,8 @@ def load_file(
 
     Raises:
         LoaderError: the file is missing, refused (see above), empty, binary, of an unclear
-            encoding, or a JSONL line is malformed (the message names the file and line).
+            encoding, or a JSONL line or JSON record is malformed (the message names the file
+            and the line or the record's position, such as ``documents[3]``).
     """
     file_path = Path(path)
     src = source if source is not None else display_source(file_path)
@@ -261,17 +266,15 @@ def load_file(
         raise LoaderError(msg)
     if suffix == ".jsonl":
         return _load_jsonl(file_path, text, src)
+    if suffix == ".json":
+        return _load_json(file_path, text, src)
     from langchain_core.documents import Document
 
     return [Document(page_content=text, metadata={"source": src}, id=file_key(file_path))]
 
 
 def _load_jsonl(path: Path, text: str, src: str) -> list[Document]:
-    from langchain_core.documents import Document
-
-    documents: list[Document] = []
-    lines: dict[str, int] = {}
-    key = file_key(path)
+    records: list[tuple[str, str, Any]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -280,46 +283,123 @@ def _load_jsonl(path: Path, text: str, src: str) -> list[Document]:
         except json.JSONDecodeError as exc:
             msg = f"'{path}' line {lineno} is not valid JSON ({exc.msg}); fix or remove that line."
             raise LoaderError(msg) from None
-        if not isinstance(record, dict):
-            msg = (
-                f"'{path}' line {lineno} is a JSON {type(record).__name__}, expected an object "
-                'such as {"id": "1", "text": "...", "metadata": {...}}.'
-            )
-            raise LoaderError(msg)
-        body = next((record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str)), None)
-        if body is None:
-            msg = (
-                f"'{path}' line {lineno} has no text field; expected one of "
-                f"{', '.join(_TEXT_KEYS)} (a string), got keys: {', '.join(sorted(record))}."
-            )
-            raise LoaderError(msg)
-        title = record.get("title")
-        if isinstance(title, str) and title.strip():
-            body = f"{title.strip()}\n{body}" if body.strip() else title.strip()
-        if not body.strip():
+        except RecursionError:
+            msg = f"'{path}' line {lineno} is nested too deeply to be a record."
+            raise LoaderError(msg) from None
+        records.append((str(lineno), f"L{lineno}", record))
+    return _records_to_documents(
+        path, "line", records, src, example='lines such as {"text": "..."}'
+    )
+
+
+def _load_json(path: Path, text: str, src: str) -> list[Document]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = (
+            f"'{path}' is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "fix it, or use .jsonl with one record per line."
+        )
+        raise LoaderError(msg) from None
+    except RecursionError:
+        msg = f"'{path}' is nested too deeply to hold records."
+        raise LoaderError(msg) from None
+    field = ""
+    if isinstance(data, dict):
+        field = _list_field(path, data)
+        data = data[field]
+    if not isinstance(data, list):
+        msg = (
+            f"'{path}' holds a JSON {type(data).__name__}; expected an array of records "
+            '([{"id": "1", "text": "..."}, ...]) or an object with one list of them '
+            '({"documents": [...]}).'
+        )
+        raise LoaderError(msg)
+    records = [(f"{field}[{i}]", f"{field}[{i}]", record) for i, record in enumerate(data)]
+    return _records_to_documents(path, "record", records, src, example='[{"text": "..."}]')
+
+
+def _list_field(path: Path, data: dict[str, Any]) -> str:
+    """The field of a ``.json`` object that holds the records."""
+    lists = [name for name, value in data.items() if isinstance(value, list)]
+    if len(lists) > 1:
+        lists = [name for name in lists if name in _LIST_KEYS] or lists
+    if len(lists) == 1:
+        return lists[0]
+    found = ", ".join(repr(name) for name in lists) if lists else "none"
+    msg = (
+        f"'{path}' is a JSON object, so the records must be its one list field; list fields "
+        f"found: {found}. Keep one (preferred names: {', '.join(_LIST_KEYS)}) or make the "
+        "file a JSON array of records."
+    )
+    raise LoaderError(msg)
+
+
+def _records_to_documents(
+    path: Path, noun: str, records: Sequence[tuple[str, str, Any]], src: str, *, example: str
+) -> list[Document]:
+    """Documents from ``(place, id suffix, record)`` triples of one file, in order.
+
+    ``noun`` and ``place`` name a record in messages: ``line 3``, ``record documents[2]``.
+    """
+    documents: list[Document] = []
+    places: dict[str, str] = {}
+    key = file_key(path)
+    for place, suffix, record in records:
+        where = f"{noun} {place}"
+        document = _record_document(path, where, record, src, default_id=f"{key}#{suffix}")
+        if document is None:
             continue
-        metadata = _record_metadata(record, path, lineno)
-        metadata.setdefault("source", src)
-        raw_id = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
-        doc_id = str(raw_id) if raw_id is not None else f"{key}#L{lineno}"
-        if doc_id in lines:
+        doc_id = str(document.id)
+        if doc_id in places:
             msg = (
-                f"'{path}' lines {lines[doc_id]} and {lineno} both have the id {doc_id!r}; "
+                f"'{path}' {noun}s {places[doc_id]} and {place} both have the id {doc_id!r}; "
                 "one would overwrite the other. Give every record its own id."
             )
             raise LoaderError(msg)
-        lines[doc_id] = lineno
-        documents.append(Document(page_content=body, metadata=metadata, id=doc_id))
+        places[doc_id] = place
+        documents.append(document)
     if not documents:
-        msg = f"'{path}' has no records with text; add lines such as " + '{"text": "..."}.'
+        msg = f"'{path}' has no records with text; add {example}."
         raise LoaderError(msg)
     return documents
 
 
-def _record_metadata(record: dict[str, Any], path: Path, lineno: int) -> dict[str, Any]:
+def _record_document(
+    path: Path, where: str, record: Any, src: str, *, default_id: str
+) -> Document | None:
+    """One record as a Document (``None`` when its text is blank)."""
+    from langchain_core.documents import Document
+
+    if not isinstance(record, dict):
+        msg = (
+            f"'{path}' {where} is a JSON {type(record).__name__}, expected an object "
+            'such as {"id": "1", "text": "...", "metadata": {...}}.'
+        )
+        raise LoaderError(msg)
+    body = next((record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str)), None)
+    if body is None:
+        msg = (
+            f"'{path}' {where} has no text field; expected one of "
+            f"{', '.join(_TEXT_KEYS)} (a string), got keys: {', '.join(sorted(record))}."
+        )
+        raise LoaderError(msg)
+    title = record.get("title")
+    if isinstance(title, str) and title.strip():
+        body = f"{title.strip()}\n{body}" if body.strip() else title.strip()
+    if not body.strip():
+        return None
+    metadata = _record_metadata(record, path, where)
+    metadata.setdefault("source", src)
+    raw_id = next((record[k] for k in _ID_KEYS if record.get(k) not in (None, "")), None)
+    doc_id = str(raw_id) if raw_id is not None else default_id
+    return Document(page_content=body, metadata=metadata, id=doc_id)
+
+
+def _record_metadata(record: dict[str, Any], path: Path, where: str) -> dict[str, Any]:
     nested = record.get("metadata")
     if nested is not None and not isinstance(nested, dict):
-        msg = f"'{path}' line {lineno}: 'metadata' must be an object, got {type(nested).__name__}."
+        msg = f"'{path}' {where}: 'metadata' must be an object, got {type(nested).__name__}."
         raise LoaderError(msg)
     metadata: dict[str, Any] = {}
     skip = {*_TEXT_KEYS, *_ID_KEYS, "metadata"}

@@ -7,6 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from langchain_embedkit import _endpoints
 from langchain_embedkit.cli.commands import _check_k, _make_reranker, _parse_filter
 from langchain_embedkit.cli.errors import CLIError
 from langchain_embedkit.cli.output import _clip
@@ -15,7 +16,6 @@ from langchain_embedkit.cli.session import Session
 if TYPE_CHECKING:
     from langchain_core.documents import Document
 
-_DASHSCOPE_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
 _DEFAULT_CHAT_MODELS = {"openai": "gpt-4o-mini", "dashscope": "qwen-plus"}
 
 
@@ -62,7 +62,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         number = doc.metadata.get("citation", "?")
         where_from = doc.metadata.get("source", "")
         print(f"[{number}] {doc.id}  {where_from}  {_clip(doc.page_content, 70)}")
-    print(f"\n{chat['model']} at {chat['base_url'] or 'api.openai.com'}, {elapsed:.1f} s")
+    print(f"\n{chat['model']} at {chat['base_url']}, {elapsed:.1f} s")
     return 0
 
 
@@ -75,23 +75,24 @@ _NO_ENDPOINT = (
 
 
 def _chat_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Resolve the chat endpoint from flags and environment; exit code 2 when missing."""
-    env = os.environ
-    base_url = args.base_url or env.get("OPENAI_BASE_URL") or None
-    openai_key, dashscope_key = env.get("OPENAI_API_KEY"), env.get("DASHSCOPE_API_KEY")
-    if base_url is None:
-        if openai_key:
-            provider, key = "openai", openai_key
-        elif dashscope_key:
-            provider, key, base_url = "dashscope", dashscope_key, _DASHSCOPE_BASE_URL
-        else:
-            raise CLIError(_NO_ENDPOINT, 2)
-    else:
-        provider = "dashscope" if "dashscope" in base_url else "custom"
-        preferred = dashscope_key if provider == "dashscope" else openai_key
-        # vLLM and Ollama accept any key, but the client insists on having one.
-        key = preferred or openai_key or dashscope_key or "not-needed"
-    model = args.model or env.get("EMBEDKIT_CHAT_MODEL") or _DEFAULT_CHAT_MODELS.get(provider)
+    """Resolve the chat endpoint from flags and environment; exit code 2 when missing.
+
+    The same rules as ``OpenAICompatibleEmbeddings`` (``_endpoints.resolve_endpoint``): a key
+    is read only from the variable of the provider whose server it goes to.
+    """
+    endpoint = _endpoints.resolve_endpoint(args.base_url or None)
+    if endpoint.hosted and endpoint.api_key is None:
+        if args.base_url or os.environ.get("OPENAI_BASE_URL"):
+            variable = _endpoints.API_KEY_ENV[endpoint.provider]
+            msg = f"No API key for {endpoint.base_url}: set {variable}."
+            raise CLIError(msg, 2)
+        raise CLIError(_NO_ENDPOINT, 2)
+    # vLLM and Ollama accept any key, but the client insists on having one.
+    key = endpoint.api_key or "not-needed"
+    self_hosted = not endpoint.hosted and endpoint.provider == "openai"
+    default_model = None if self_hosted else _DEFAULT_CHAT_MODELS[endpoint.provider]
+    base_url = endpoint.base_url
+    model = args.model or os.environ.get("EMBEDKIT_CHAT_MODEL") or default_model
     if not model:
         msg = (
             f"No chat model named for {base_url}; pass --model NAME or set "
@@ -104,7 +105,7 @@ def _chat_settings(args: argparse.Namespace) -> dict[str, Any]:
 def _chat_error(exc: Exception, chat: dict[str, Any]) -> Exception:
     import openai
 
-    where = chat["base_url"] or "https://api.openai.com/v1"
+    where = chat["base_url"]
     if isinstance(exc, openai.APIConnectionError):
         msg = f"Cannot reach the chat endpoint {where} ({exc}); check --base-url / OPENAI_BASE_URL."
     elif isinstance(exc, openai.AuthenticationError):

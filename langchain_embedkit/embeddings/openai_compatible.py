@@ -11,7 +11,6 @@ checks of every field of the reply, and error messages that never contain a key.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -27,7 +26,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
-from langchain_embedkit import _http
+from langchain_embedkit import _endpoints, _http
 from langchain_embedkit._imports import require
 from langchain_embedkit.embeddings._inputs import check_query, check_texts
 from langchain_embedkit.embeddings.qwen3 import QWEN3_DEFAULT_TASK
@@ -45,13 +44,11 @@ __all__ = [
     "OpenAICompatibleEmbeddings",
 ]
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-DASHSCOPE_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+OPENAI_BASE_URL = _endpoints.OPENAI_BASE_URL
+DASHSCOPE_BASE_URL = _endpoints.DASHSCOPE_BASE_URL
 DASHSCOPE_MAX_BATCH = 10
 _DEFAULT_MODEL = {"openai": "text-embedding-3-small", "dashscope": "text-embedding-v4"}
 _DEFAULT_BATCH = {"openai": 256, "dashscope": DASHSCOPE_MAX_BATCH}
-_HOSTED = {"openai": OPENAI_BASE_URL, "dashscope": DASHSCOPE_BASE_URL}
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "dashscope": "DASHSCOPE_API_KEY"}
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 2**20
 
 EmbeddingPreset = Literal["qwen3", "e5"]
@@ -66,15 +63,6 @@ EMBEDDING_PRESETS: dict[str, tuple[str, str]] = {
 """``preset`` name -> (query instruction, document instruction)."""
 
 Side = Literal["query", "document"]
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value or None
-
-
-def _is_dashscope_url(url: str | None) -> bool:
-    return bool(url) and "dashscope" in str(url).lower()
 
 
 class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
@@ -187,33 +175,18 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
             if data.get("document_instruction") is None:
                 data["document_instruction"] = document
         model = data.get("model")
-        base_url = data.get("base_url")
         has_key = data.get("api_key") is not None
-        # "Only the DashScope key is set": nothing in the environment points at OpenAI.
-        only_dashscope_key = (
-            bool(_env("DASHSCOPE_API_KEY"))
-            and not _env("OPENAI_API_KEY")
-            and not _env("OPENAI_BASE_URL")
+        endpoint = _endpoints.resolve_endpoint(
+            data.get("base_url"),
+            dashscope_hint=isinstance(model, str) and model.startswith("text-embedding-v"),
+            key_given=has_key,
         )
-        dashscope = (
-            (isinstance(model, str) and model.startswith("text-embedding-v"))
-            or _is_dashscope_url(base_url)
-            or (base_url is None and not has_key and only_dashscope_key)
-        )
-        provider = "dashscope" if dashscope else "openai"
+        provider = endpoint.provider
         if model is None:
             data["model"] = _DEFAULT_MODEL[provider]
-        if base_url is None:
-            if provider == "dashscope":
-                data["base_url"] = _env("DASHSCOPE_BASE_URL") or DASHSCOPE_BASE_URL
-            else:
-                data["base_url"] = _env("OPENAI_BASE_URL") or OPENAI_BASE_URL
-        if not has_key:
-            # Each provider reads only its own variable, so a key is never sent to the
-            # other provider's (or a self-hosted) server.
-            key = _env(_KEY_ENV[provider])
-            if key is not None:
-                data["api_key"] = key
+        data["base_url"] = endpoint.base_url
+        if not has_key and endpoint.api_key is not None:
+            data["api_key"] = endpoint.api_key
         if not data.get("batch_size"):
             data["batch_size"] = _DEFAULT_BATCH[provider]
         return data
@@ -221,14 +194,14 @@ class OpenAICompatibleEmbeddings(BaseModel, Embeddings):
     @model_validator(mode="after")
     def _check(self) -> Self:
         url = (self.base_url or "").rstrip("/")
-        hosted = {v: k for k, v in _HOSTED.items()}.get(url)
+        hosted = {v: k for k, v in _endpoints.PUBLIC_BASE_URL.items()}.get(url)
         if self.api_key is None and hosted is not None:
             msg = (
-                f"No API key for {url}: pass api_key=... or set {_KEY_ENV[hosted]}. "
+                f"No API key for {url}: pass api_key=... or set {_endpoints.API_KEY_ENV[hosted]}. "
                 "A self-hosted server (vLLM, TEI) needs none: pass its base_url instead."
             )
             raise ValueError(msg)
-        if _is_dashscope_url(url) and self.batch_size > DASHSCOPE_MAX_BATCH:
+        if _endpoints.is_dashscope_url(url) and self.batch_size > DASHSCOPE_MAX_BATCH:
             msg = (
                 f"batch_size={self.batch_size} is too large for DashScope, which accepts at "
                 f"most {DASHSCOPE_MAX_BATCH} texts per request (HTTP 400 otherwise). "

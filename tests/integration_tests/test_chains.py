@@ -16,10 +16,8 @@ from langchain_openai import ChatOpenAI
 from langchain_embedkit.chains import create_rag_chain
 from langchain_embedkit.rerankers import HTTPReranker
 from langchain_embedkit.retrievers import HybridRetriever
-from tests.support.http import JSONHandler, LoopbackServer, serve
-
-ANSWER_PIECES = ["BM25 ", "weights rare ", "terms ", "higher [1]."]
-ANSWER_ZH = ["BM25 ", "是一种", "关键词", "排序函数 [1]。"]
+from tests.support.chat_server import ANSWER_PIECES, ANSWER_ZH, ChatHandler
+from tests.support.http import LoopbackServer, serve
 
 DOCS = [
     Document(
@@ -30,70 +28,6 @@ DOCS = [
     Document("Dense retrieval compares embedding vectors.", id="dense"),
     Document("BM25 是一种经典的关键词排序函数。", id="bm25-zh"),
 ]
-
-
-class ChatAndRerankHandler(JSONHandler):
-    """OpenAI chat completions (JSON and SSE) plus a Jina-style rerank endpoint."""
-
-    def do_POST(self) -> None:
-        body = self.read_json()
-        self.server.state["requests"].append({"path": self.path, "body": body})
-        if self.path == "/v1/rerank":
-            # Rank documents that mention the query's first word first.
-            first = body["query"].split()[0].lower()
-            results = [
-                {"index": i, "relevance_score": 0.9 if first in d.lower() else 0.1}
-                for i, d in enumerate(body["documents"])
-            ]
-            results.sort(key=lambda r: -r["relevance_score"])
-            self.send_json(200, {"results": results[: body.get("top_n")]})
-            return
-        if self.path != "/v1/chat/completions":
-            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
-            return
-        question = body["messages"][-1]["content"]
-        pieces = ANSWER_ZH if any("\u4e00" <= c <= "\u9fff" for c in question) else ANSWER_PIECES
-        base = {"id": "chatcmpl-1", "created": 1, "model": body["model"]}
-        if body.get("stream"):
-            events: list[Any] = [
-                {
-                    **base,
-                    "object": "chat.completion.chunk",
-                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
-                }
-            ]
-            events += [
-                {
-                    **base,
-                    "object": "chat.completion.chunk",
-                    "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}],
-                }
-                for p in pieces
-            ]
-            events.append(
-                {
-                    **base,
-                    "object": "chat.completion.chunk",
-                    "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                }
-            )
-            self.send_sse(events)
-            return
-        self.send_json(
-            200,
-            {
-                **base,
-                "object": "chat.completion",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": "".join(pieces)},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            },
-        )
 
 
 class FixedRetriever(BaseRetriever):
@@ -107,7 +41,7 @@ class FixedRetriever(BaseRetriever):
 
 @pytest.fixture(scope="module")
 def running_server() -> Iterator[LoopbackServer]:
-    with serve(ChatAndRerankHandler) as running:
+    with serve(ChatHandler) as running:
         yield running
 
 
@@ -172,7 +106,7 @@ def test_hybrid_retrieval_http_rerank_and_chat_end_to_end(server: LoopbackServer
     chain = create_rag_chain(hybrid, chat_model(server), reranker=reranker)
     out = chain.invoke({"question": "dense vectors?"})
     assert [d.id for d in out["sources"]] == ["dense"]
-    assert out["sources"][0].metadata["score"] == 0.9
+    assert out["sources"][0].metadata["score"] == 0.5  # "dense", one of the query's two words
     assert "fused_score" in out["sources"][0].metadata
     rerank_request = next(r for r in server.state["requests"] if r["path"] == "/v1/rerank")
     assert len(rerank_request["body"]["documents"]) == 3

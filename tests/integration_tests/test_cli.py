@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from langchain_embedkit.loaders import load_file, sample_corpus_path, split_documents
-from tests.support.http import JSONHandler, LoopbackServer, serve
+from tests.support.chat_server import ChatHandler
+from tests.support.http import LoopbackServer, serve
 
 pytestmark = pytest.mark.slow
 
@@ -265,51 +266,10 @@ def test_info_reports_the_store(workdir: Path, ingested: Any) -> None:
     assert "BM25," in result.stdout and "embedkit.db" in result.stdout
 
 
-class ChatHandler(JSONHandler):
-    """OpenAI chat completions, streamed (SSE) or not."""
-
-    def do_POST(self) -> None:
-        body = self.read_json()
-        self.server.state["requests"].append(
-            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-        )
-        if self.path != "/v1/chat/completions":
-            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
-            return
-        base = {"id": "chatcmpl-1", "created": 1, "model": body["model"]}
-        if body.get("stream"):
-            self.send_sse(
-                [
-                    {
-                        **base,
-                        "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {"content": piece}}],
-                    }
-                    for piece in ANSWER
-                ]
-                + [
-                    {
-                        **base,
-                        "object": "chat.completion.chunk",
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                    }
-                ]
-            )
-            return
-        message = {"role": "assistant", "content": "".join(ANSWER)}
-        self.send_json(
-            200,
-            {
-                **base,
-                "object": "chat.completion",
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            },
-        )
-
-
 @pytest.fixture
 def chat_server() -> Iterator[LoopbackServer]:
     with serve(ChatHandler) as server:
+        server.state["answer"] = ANSWER
         yield server
 
 
@@ -370,7 +330,7 @@ def test_edited_and_deleted_files_replace_their_chunks(workdir: Path, ingested: 
 @pytest.mark.parametrize(
     ("env", "flags", "expected"),
     [
-        ({"OPENAI_API_KEY": KEY}, {}, (None, "gpt-4o-mini", KEY)),
+        ({"OPENAI_API_KEY": KEY}, {}, ("https://api.openai.com/v1", "gpt-4o-mini", KEY)),
         (
             {"DASHSCOPE_API_KEY": "ds-key"},
             {},
@@ -386,6 +346,17 @@ def test_edited_and_deleted_files_replace_their_chunks(workdir: Path, ingested: 
             {"base_url": "http://127.0.0.1:8000/v1", "model": "flag-model"},
             ("http://127.0.0.1:8000/v1", "flag-model", KEY),
         ),
+        # DashScope's key goes to DashScope only, never to a self-hosted server
+        (
+            {"DASHSCOPE_API_KEY": "ds-key"},
+            {"base_url": "http://127.0.0.1:8000/v1", "model": "m"},
+            ("http://127.0.0.1:8000/v1", "m", "not-needed"),
+        ),
+        (
+            {"DASHSCOPE_API_KEY": "ds-key", "DASHSCOPE_BASE_URL": "https://dashscope-intl.x/v1"},
+            {},
+            ("https://dashscope-intl.x/v1", "qwen-plus", "ds-key"),
+        ),
     ],
 )
 def test_chat_endpoint_resolution(
@@ -398,13 +369,54 @@ def test_chat_endpoint_resolution(
 
     from langchain_embedkit.cli.chat import _chat_settings
 
-    for name in ("OPENAI_API_KEY", "DASHSCOPE_API_KEY", "OPENAI_BASE_URL", "EMBEDKIT_CHAT_MODEL"):
+    for name in CHAT_ENV:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     args = argparse.Namespace(base_url=flags.get("base_url"), model=flags.get("model"))
     chat = _chat_settings(args)
     assert (chat["base_url"], chat["model"], chat["api_key"]) == expected
+
+
+CHAT_ENV = (
+    "OPENAI_API_KEY",
+    "DASHSCOPE_API_KEY",
+    "OPENAI_BASE_URL",
+    "DASHSCOPE_BASE_URL",
+    "EMBEDKIT_CHAT_MODEL",
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "match"),
+    [
+        ({}, {}, "No chat endpoint configured"),
+        ({"OPENAI_BASE_URL": "http://localhost:11434/v1"}, {}, "No chat model named for"),
+        # the OpenAI key is not sent to DashScope's server
+        (
+            {"OPENAI_API_KEY": KEY},
+            {"base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1"},
+            r"No API key for https://dashscope\.aliyuncs\.com/compatible-mode/v1: set "
+            "DASHSCOPE_API_KEY",
+        ),
+    ],
+)
+def test_chat_endpoint_missing_pieces_exit_2(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flags: dict[str, str], match: str
+) -> None:
+    import argparse
+
+    from langchain_embedkit.cli.chat import _chat_settings
+    from langchain_embedkit.cli.errors import CLIError
+
+    for name in CHAT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = argparse.Namespace(base_url=flags.get("base_url"), model=flags.get("model"))
+    with pytest.raises(CLIError, match=match) as caught:
+        _chat_settings(args)
+    assert caught.value.exit_code == 2
 
 
 def test_table_aligns_chinese_by_display_width() -> None:

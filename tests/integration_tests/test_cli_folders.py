@@ -122,6 +122,27 @@ def test_named_fifos_devices_and_big_files_are_errors_not_hangs(hostile: Path) -
     assert not (hostile / "embedkit.db").exists()
 
 
+def test_json_files_are_ingested_and_ids_are_checked_across_json_and_jsonl(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    records = {"documents": [{"id": "j1", "text": "Müller wohnt in Köln."}, {"text": "向量检索"}]}
+    (docs / "a.json").write_text(json.dumps(records, ensure_ascii=False), "utf-8")
+    (docs / "b.jsonl").write_text(json.dumps({"id": "j1", "text": "other"}), "utf-8")
+    done = embedkit(tmp_path, "ingest", "docs")
+    assert done.returncode == 1, done.stdout
+    assert "The id 'j1' is in both 'docs/a.json' and 'docs/b.jsonl'" in done.stderr
+    assert not (tmp_path / "embedkit.db").exists()
+    (docs / "b.jsonl").unlink()
+    (docs / "c.json").write_text('[{"text": "fine"}, {"body": "no text"}]', "utf-8")
+    done, stored = run(tmp_path, "ingest", "docs", report=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "docs/c.json' record [1] has no text field" in done.stderr
+    assert stored["j1"] == "Müller wohnt in Köln."
+    assert sorted(stored.values()) == ["Müller wohnt in Köln.", "向量检索"]
+
+
 def test_the_same_record_id_in_two_files_is_an_error_naming_both(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +23,12 @@ from langchain_core.documents import Document
 from langchain_embedkit.embeddings import OpenAICompatibleEmbeddings
 from langchain_embedkit.errors import APIError, EmbeddingAPIError, RerankAPIError
 from langchain_embedkit.rerankers import HTTPReranker
-from tests.support.http import LoopbackServer, ScriptedReplyHandler, serve
+from tests.support.http import (
+    KeepAliveReplyHandler,
+    LoopbackServer,
+    ScriptedReplyHandler,
+    serve,
+)
 
 KEY = "sk-boundary-5d1e0c77aa"
 GATEWAY = "gw-secret-91b2f0e4"
@@ -394,3 +400,52 @@ async def test_the_request_is_not_reachable_from_the_error(
     errors = chain(info.value)
     assert errors == [info.value], [type(e).__name__ for e in errors]
     assert KEY not in "".join(traceback.format_exception(info.value))
+
+
+GOOD_REPLIES = {
+    "embeddings": {
+        "data": [{"index": 0, "embedding": [1.0, 0.0]}, {"index": 1, "embedding": [0.0, 1.0]}]
+    },
+    "rerank": {"results": [{"index": i, "relevance_score": 1.0 - i / 10} for i in range(4)]},
+}
+
+
+def _reranker_on_own_client(server: LoopbackServer, **kwargs: Any) -> HTTPReranker:
+    import httpx
+
+    return _reranker(server, http_client=httpx.Client(), **kwargs)
+
+
+OWN_CLIENT = Client(
+    "rerank", RerankAPIError, _reranker_on_own_client, RERANK.call, RERANK.acall, RERANK.batch
+)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("client", [*CLIENTS, pytest.param(OWN_CLIENT, id="rerank-http_client")])
+def test_dripping_headers_on_a_kept_alive_connection_fail_at_the_deadline(
+    client: Client,
+) -> None:
+    # The first answer is normal and leaves the connection open; the second request goes
+    # out on that same connection, and its headers come one byte a second.
+    with serve(KeepAliveReplyHandler) as server:
+        server.state.update(body=json.dumps(GOOD_REPLIES[client.name]).encode())
+        instance = client.make(server, timeout=3)
+        client.call(instance)
+        server.state.update(drip_headers_s=1.0)
+        start = time.monotonic()
+        with pytest.raises(client.error, match=r"timed out after 3 s|did not answer"):
+            client.call(instance)
+        elapsed = time.monotonic() - start
+        first, second = server.state["requests"]
+    assert first["port"] == second["port"], "the second request did not reuse the connection"
+    assert 2.9 <= elapsed < 3.5, elapsed
+    # The abandoned attempt ends once the server stops dripping: no thread is left behind.
+    give_up = time.monotonic() + 5
+    while _http_workers() and time.monotonic() < give_up:
+        time.sleep(0.05)
+    assert not _http_workers()
+
+
+def _http_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "embedkit-http" and t.is_alive()]

@@ -22,7 +22,7 @@ from langchain_embedkit import (
     EmbedKitVectorStore,
     OpenAICompatibleEmbeddings,
 )
-from tests.integration_tests.embeddings.openai_server import EmbeddingsAPIHandler
+from tests.support.embeddings_server import EmbeddingsAPIHandler
 from tests.support.http import serve
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ The convention, kept small and explicit:
    ``chroma run`` on a free loopback port and rewrites those two arguments to it.
    OpenAI and DashScope blocks read their keys and endpoints from the environment, which
    points ``OPENAI_BASE_URL`` and ``DASHSCOPE_BASE_URL`` at the loopback
-   OpenAI-compatible server of ``tests/integration_tests/embeddings/openai_server.py``.
+   OpenAI-compatible server of ``tests/support/embeddings_server.py``.
 3. Models that cannot be downloaded here are named in a block by their hub id or the local
    folder a user would download them to; ``MODEL_SUBSTITUTES`` maps each such quoted
    name to a tiny random model of the same architecture and layout, built by the tests.
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration_tests.embeddings.openai_server import EmbeddingsAPIHandler
 from tests.integration_tests.vectorstores.conftest import chroma_server
+from tests.support.embeddings_server import EmbeddingsAPIHandler
 from tests.support.http import serve
 from tests.unit_tests.embeddings.tiny_bge_m3 import build_tiny_bge_m3
 from tests.unit_tests.embeddings.tiny_models import tiny_models

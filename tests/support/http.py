@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +53,8 @@ class LoopbackServer(ThreadingHTTPServer):
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.state: dict[str, Any] = {"requests": []}
+        self.stopping = threading.Event()
+        """Set when the server stops: handlers that drip their answer end it there."""
 
     @property
     def base_url(self) -> str:
@@ -72,6 +73,7 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[LoopbackServer]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -89,14 +91,20 @@ class ScriptedReplyHandler(JSONHandler):
     - ``stream_bytes``: ignore ``body`` and stream this many zero bytes in 1 MiB writes
     - ``headers``: extra reply headers
 
-    ``requests`` records each request's path, headers and JSON body; ``sent`` counts the
-    body bytes written before the client hung up.
+    ``requests`` records each request's path, headers, JSON body and the client's port
+    (``port``: equal ports mean one kept-alive connection); ``sent`` counts the body bytes
+    written before the client hung up.
     """
 
     def do_POST(self) -> None:
         state = self.server.state
         state["requests"].append(
-            {"path": self.path, "headers": dict(self.headers), "body": self.read_json()}
+            {
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": self.read_json(),
+                "port": self.client_address[1],
+            }
         )
         if state.get("drip_headers_s"):
             self._drip_headers(state["drip_headers_s"])
@@ -127,7 +135,8 @@ class ScriptedReplyHandler(JSONHandler):
                     self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
                     state["sent"] += 1
-                    time.sleep(state["drip_s"])
+                    if self.server.stopping.wait(state["drip_s"]):
+                        break
             else:
                 self.wfile.write(body)
                 state["sent"] = len(body)
@@ -141,6 +150,13 @@ class ScriptedReplyHandler(JSONHandler):
             for i in range(len(head)):
                 self.wfile.write(head[i : i + 1])
                 self.wfile.flush()
-                time.sleep(seconds)
+                if self.server.stopping.wait(seconds):
+                    break
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class KeepAliveReplyHandler(ScriptedReplyHandler):
+    """:class:`ScriptedReplyHandler` speaking HTTP/1.1, so a client can reuse the connection."""
+
+    protocol_version = "HTTP/1.1"

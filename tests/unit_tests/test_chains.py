@@ -226,3 +226,11 @@ def test_helpers() -> None:
     assert format_context([Document("a"), Document("b", metadata={"title": " "})]) == (
         "[1]\na\n\n[2]\nb"
     )
+
+
+def test_unknown_languages_are_refused_listing_the_choices() -> None:
+    llm = FakeListChatModel(responses=["x"])
+    with pytest.raises(ValueError, match=r"Unknown language 'fr'; supported: 'auto', 'en', 'zh'"):
+        create_rag_chain(FixedRetriever(docs=CORPUS), llm, language="fr")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Unknown prompt language 'fr'; supported: 'en', 'zh'"):
+        default_rag_prompt("fr")  # type: ignore[arg-type]

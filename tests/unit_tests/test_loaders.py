@@ -237,6 +237,73 @@ def test_bad_jsonl_lines_name_the_line(tmp_path: Path, line: str, match: str) ->
         load_file(path)
 
 
+@pytest.mark.parametrize("wrap", ["array", "object"])
+def test_json_records_as_an_array_or_the_list_of_an_object(tmp_path: Path, wrap: str) -> None:
+    records = [
+        {"id": "r1", "text": "First.", "metadata": {"lang": "en"}},
+        {"_id": 7, "title": "BEIR title", "text": "Body.", "extra": True},
+        {"content": "No id.", "metadata": {"source": "https://example.org/a"}},
+        {"id": "blank", "text": "   "},
+    ]
+    data: object = records if wrap == "array" else {"version": 2, "tags": [], "documents": records}
+    path = tmp_path / "corpus.json"
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    docs = load_file(path, source="corpus.json")
+    assert [d.id for d in docs][:2] == ["r1", "7"]
+    assert docs[0].metadata == {"lang": "en", "source": "corpus.json"}
+    assert docs[1].page_content == "BEIR title\nBody."
+    assert docs[2].page_content == "No id."
+    assert docs[2].metadata["source"] == "https://example.org/a"
+    # a record without an id is named by its position, stable across runs
+    place = "[2]" if wrap == "array" else "documents[2]"
+    assert docs[2].id is not None and docs[2].id.endswith(f"#{place}")
+    assert docs[2].id == load_file(path)[2].id
+    assert len(docs) == 3
+
+
+def test_json_is_read_in_the_detected_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "zh.json"
+    text = json.dumps([{"id": "1", "text": "向量检索：近似最近邻"}], ensure_ascii=False)
+    path.write_bytes(text.encode("gb18030"))
+    assert load_file(path)[0].page_content == "向量检索：近似最近邻"
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('[{"text": "ok"}, {"text": "x"', r"bad\.json' is not valid JSON \(.* at line 1 column"),
+        ('"just text"', r"bad\.json' holds a JSON str; expected an array of records"),
+        ("42", r"holds a JSON int; expected an array"),
+        ('[{"text": "ok"}, ["a"]]', r"bad\.json' record \[1\] is a JSON list, expected an object"),
+        ('{"documents": [{"text": "ok"}, {"body": "x"}]}', r"record documents\[1\] has no text"),
+        ('[{"text": "ok"}, {"text": "x", "metadata": 3}]', r"record \[1\]: 'metadata' must be"),
+        ('{"a": [], "b": []}', r"list fields found: 'a', 'b'\. Keep one"),
+        ('{"title": "no list"}', r"list fields found: none"),
+        ('{"documents": [], "records": []}', r"found: 'documents', 'records'"),
+        ("[]", r"bad\.json' has no records with text"),
+        ("[" * 100_000 + "]" * 100_000, r"bad\.json' is nested too deeply"),
+        (
+            '[{"id": "a", "text": "x"}, {"id": "b", "text": "y"}, {"id": "a", "text": "z"}]',
+            r"bad\.json' records \[0\] and \[2\] both have the id 'a'",
+        ),
+    ],
+)
+def test_bad_json_files_name_the_file_and_the_record(
+    tmp_path: Path, content: str, match: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(LoaderError, match=match):
+        load_file(path)
+
+
+def test_json_files_are_capped_like_every_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{"text": "word " * 400}]), encoding="utf-8")
+    with pytest.raises(LoaderError, match=r"big\.json' is 2\.\d+ KB, over the 1 KB limit"):
+        load_file(path, max_file_size=1000)
+
+
 def test_pdf_pages(tmp_path: Path) -> None:
     pytest.importorskip("pypdf")
     path = tmp_path / "paper.pdf"
@@ -254,13 +321,15 @@ def test_pdf_pages(tmp_path: Path) -> None:
 def test_discover_files(tmp_path: Path) -> None:
     (tmp_path / "d" / "sub").mkdir(parents=True)
     (tmp_path / "d" / ".hidden").mkdir()
-    for name in ("d/a.txt", "d/sub/b.md", "d/sub/c.jsonl", "d/.hidden/x.txt", "d/skip.csv"):
+    names = ("d/a.txt", "d/sub/b.md", "d/sub/c.jsonl", "d/sub/e.json", "d/.hidden/x.txt")
+    for name in (*names, "d/skip.csv"):
         (tmp_path / name).write_text("x", encoding="utf-8")
     found = discover_files([tmp_path / "d", tmp_path / "d" / "a.txt"])
     assert [f.path.relative_to(tmp_path).as_posix() for f in found] == [
         "d/a.txt",
         "d/sub/b.md",
         "d/sub/c.jsonl",
+        "d/sub/e.json",
     ]
     assert {f.folder for f in found} == {tmp_path / "d"}  # a.txt was found in d/ first
     [named] = discover_files([tmp_path / "d" / "a.txt"])

@@ -15,7 +15,7 @@ from langchain_embedkit.embeddings import (
     EmbeddingAPIError,
     OpenAICompatibleEmbeddings,
 )
-from tests.integration_tests.embeddings.openai_server import (
+from tests.support.embeddings_server import (
     DEFAULT_DIM,
     EmbeddingsAPIHandler,
     fake_vector,

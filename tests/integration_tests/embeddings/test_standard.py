@@ -19,7 +19,7 @@ from langchain_embedkit.embeddings import (
     OpenAICompatibleEmbeddings,
     Qwen3Embeddings,
 )
-from tests.integration_tests.embeddings.openai_server import EmbeddingsAPIHandler
+from tests.support.embeddings_server import EmbeddingsAPIHandler
 from tests.support.http import serve
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import random
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,14 +18,10 @@ from pydantic import SecretStr
 
 from langchain_embedkit.rerankers import HTTPReranker, RerankAPIError
 from langchain_embedkit.rerankers.http import PROVIDERS
-from tests.support.http import JSONHandler, LoopbackServer, serve
+from tests.support.http import LoopbackServer, serve
+from tests.support.rerank_server import RerankHandler
 
 KEY = "sk-loopback-secret-4f9a2c"
-PATHS = {
-    "/v1/rerank": "jina",
-    "/v2/rerank": "cohere",
-    "/api/v1/services/rerank/text-rerank/text-rerank": "dashscope",
-}
 QUERY = "vector search with bm25"
 DOCS = [
     Document("cats and dogs", id="pets", metadata={"source": "a.md"}),
@@ -36,109 +29,6 @@ DOCS = [
     Document("vector search with bm25 fusion", id="hybrid"),
     Document("vector databases store embeddings", id=None, metadata={"n": 3}),
 ]
-
-
-_IN_FLIGHT = threading.Lock()
-
-
-def overlap(query: str, text: str) -> float:
-    words = set(query.lower().split())
-    return len(words & set(text.lower().split())) / len(words)
-
-
-class RerankHandler(JSONHandler):
-    """Scores by word overlap; ``state["script"]`` injects failures before answering.
-
-    Like hosted providers, it refuses (HTTP 400) requests over ``state["max_documents"]``
-    documents or ``state["max_characters"]`` characters (query counted per document, as
-    DashScope counts tokens), and any request carrying the document ``state["fail_on"]``.
-    ``state["delay_s"]`` slows each answer; ``state["peak"]`` records the most requests
-    in flight at once.
-    """
-
-    def send_status(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        state = self.server.state
-        body = self.read_json()
-        state["requests"].append(
-            {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
-        )
-        script = state.setdefault("script", [])
-        action = script.pop(0) if script else None
-        if action == "sleep":
-            time.sleep(state.get("sleep_s", 1.0))
-            return  # the client has given up by now; answering would hit a closed socket
-        if action == "garbage":
-            self.send_status(200, {"unexpected": True})
-            return
-        if isinstance(action, int):
-            # A careless server that echoes the credentials it received.
-            self.send_status(
-                action,
-                {"message": f"failure for {self.headers.get('Authorization')}"},
-                {"Retry-After": "0"} if action == 429 else None,
-            )
-            return
-        provider = PATHS.get(self.path)
-        if provider is None:
-            self.send_status(404, {"detail": "Not Found"})
-            return
-        if provider == "dashscope":
-            query, docs = body["input"]["query"], body["input"]["documents"]
-            top_n = body.get("parameters", {}).get("top_n")
-        else:
-            query, docs, top_n = body["query"], body["documents"], body.get("top_n")
-        cap, budget = state.get("max_documents"), state.get("max_characters")
-        if cap is not None and len(docs) > cap:
-            self.send_status(
-                400,
-                {
-                    "code": "InvalidParameter",
-                    "message": f"input.documents: at most {cap} documents, got {len(docs)}",
-                },
-            )
-            return
-        size = sum(len(query) + len(d) for d in docs)
-        if budget is not None and size > budget:
-            self.send_status(
-                400,
-                {
-                    "code": "InvalidParameter",
-                    "message": f"input too long: {size} > {budget} for all documents",
-                },
-            )
-            return
-        if state.get("fail_on") in docs:
-            self.send_status(
-                400,
-                {"message": f"unsafe content for {self.headers.get('Authorization')}"},
-            )
-            return
-        with _IN_FLIGHT:
-            state["in_flight"] = state.get("in_flight", 0) + 1
-            state["peak"] = max(state.get("peak", 0), state["in_flight"])
-        time.sleep(state.get("delay_s", 0.0))
-        with _IN_FLIGHT:
-            state["in_flight"] -= 1
-        ranked = sorted(
-            ({"index": i, "relevance_score": overlap(query, d)} for i, d in enumerate(docs)),
-            key=lambda r: -r["relevance_score"],
-        )[: top_n or len(docs)]
-        if state.get("reverse"):  # some servers answer in input order; clients must sort
-            ranked = ranked[::-1]
-        if provider == "dashscope":
-            self.send_status(200, {"output": {"results": ranked}, "request_id": "r1"})
-        else:
-            self.send_status(200, {"results": ranked, "model": body.get("model")})
 
 
 @pytest.fixture(scope="module")
