@@ -64,7 +64,7 @@ def environment(cache: Path, torch_path: bool = False) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "LANGCHAIN_EMBEDKIT_CACHE": str(cache),
+        "EMBEDKIT_CACHE_DIR": str(cache),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     env["EMBEDKIT_BENCH_TORCH"] = "1" if torch_path else "0"

@@ -47,20 +47,18 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx", "onnx/m
 def default_onnx_cache_dir() -> Path:
     """Where exported ONNX models live unless ``onnx_cache_dir`` is given.
 
-    ``$LANGCHAIN_EMBEDKIT_CACHE/onnx`` if set, else ``$XDG_CACHE_HOME/langchain_embedkit/onnx``,
-    else ``~/.cache/langchain_embedkit/onnx`` (site-packages may be read-only, so the
-    packaged model folder is never written to).
+    ``onnx/`` under the package's cache folder (:func:`langchain_embedkit._cache.cache_root`:
+    ``$EMBEDKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/langchain-embedkit``, else
+    ``~/.cache/langchain-embedkit``). Site-packages may be read-only, so the packaged model
+    folder is never written to.
 
     Example:
         >>> default_onnx_cache_dir().name
         'onnx'
     """
-    root = os.environ.get("LANGCHAIN_EMBEDKIT_CACHE")
-    if root:
-        return Path(root).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "langchain_embedkit" / "onnx"
+    from langchain_embedkit._cache import cache_root
+
+    return cache_root() / "onnx"
 
 
 def _cpu_flags() -> set[str]:
@@ -193,7 +191,7 @@ def export_onnx_model(
         msg = (
             f"Cannot write the ONNX export to {cache_dir} ({exc.strerror}). "
             "Pass a writable folder: onnx_cache_dir='/path/to/folder', or set "
-            "LANGCHAIN_EMBEDKIT_CACHE."
+            "EMBEDKIT_CACHE_DIR."
         )
         raise PermissionError(msg) from exc
     try:
@@ -307,7 +305,7 @@ def build_runtime_graph(
         msg = (
             f"Cannot write the ONNX graph to {cache_dir} ({exc.strerror}). "
             "Pass a writable folder: onnx_cache_dir='/path/to/folder', or set "
-            "LANGCHAIN_EMBEDKIT_CACHE."
+            "EMBEDKIT_CACHE_DIR."
         )
         raise PermissionError(msg) from exc
     checksum = source_checksum(layout.weights, cache_dir)

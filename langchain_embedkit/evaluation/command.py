@@ -76,8 +76,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         default=None,
         metavar="DIR",
-        help="embedding cache (default $EMBEDKIT_CACHE_DIR or "
-        "~/.cache/langchain-embedkit/embeddings)",
+        help="embedding cache (default $EMBEDKIT_CACHE_DIR/embeddings, "
+        "$EMBEDKIT_CACHE_DIR defaulting to ~/.cache/langchain-embedkit)",
     )
     parser.add_argument("--no-cache", action="store_true", help="encode without the cache")
     parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")

@@ -30,7 +30,7 @@ def run(args: list[str], cwd: Path, cache: Path) -> subprocess.CompletedProcess[
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "LANGCHAIN_EMBEDKIT_CACHE": str(cache),
+        "EMBEDKIT_CACHE_DIR": str(cache),
     }
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args],
