@@ -236,7 +236,7 @@ def _quantize(model: SentenceTransformer, folder: Path, quantization: str) -> No
 # Int8 recipes as optimum's AutoQuantizationConfig defines them: AVX2 without VNNI multiplies
 # u8 x u8 (u8 x s8 saturates in VPMADDUBSW); AVX-512 VNNI, AVX-512 and ARM take s8 weights.
 _WEIGHT_TYPES = {"avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8", "arm64": "QInt8"}
-_GRAPH_VERSION = 3
+_GRAPH_VERSION = 4
 
 
 def source_checksum(weights: Path, cache_dir: Path) -> str:
@@ -289,8 +289,6 @@ def build_runtime_graph(
     Returns:
         The ``.onnx`` file to open with onnxruntime.
     """
-    from langchain_embedkit.embeddings._bert_graph import build_bert_graph
-
     quantization = resolve_quantization(quantization)
     if quantization is not None and quantization not in _WEIGHT_TYPES:
         msg = (
@@ -312,7 +310,7 @@ def build_runtime_graph(
     folder = cache_dir / f"{layout.folder.name or 'model'}-g{_GRAPH_VERSION}-{checksum[:16]}"
     fp32 = folder / "model.onnx"
     if not fp32.is_file():
-        _write_atomically(fp32, lambda path: build_bert_graph(layout, path))
+        _write_fp32_graph(layout, fp32)
         (folder / "source.json").write_text(
             json.dumps({"source": str(layout.folder), "sha256": checksum}, indent=1),
             encoding="utf-8",
@@ -333,6 +331,26 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         os.replace(staging, target)  # a concurrent builder wrote the same bytes; last wins
     finally:
         staging.unlink(missing_ok=True)
+
+
+def _write_fp32_graph(layout: BertLayout, target: Path) -> None:
+    """Write ``model.onnx`` and its weights, ``model.onnx.data``, built in a private folder.
+
+    The weights file is moved in first and the graph last, so ``model.onnx`` exists only
+    once its weights do; a concurrent builder moves in the same bytes (the build is
+    deterministic), and a reader holding the old file keeps reading its own copy.
+    """
+    from langchain_embedkit.embeddings._bert_graph import build_bert_graph
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = f"{target.name}.data"
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        build_bert_graph(layout, staging / target.name, weights_file=data)
+        os.replace(staging / data, target.parent / data)
+        os.replace(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _quantize_graph(source: Path, target: Path, quantization: str) -> None:
