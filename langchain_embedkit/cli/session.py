@@ -185,7 +185,7 @@ def _lazy_embeddings(session: Session) -> Embeddings:
 
 
 def _embeddings_spec(spec: str) -> tuple[str, str]:
-    from langchain_embedkit.evaluation.command import parse_embeddings
+    from langchain_embedkit.embeddings.factory import parse_embeddings
 
     parsed = parse_embeddings(spec)
     if len(parsed) != 1:

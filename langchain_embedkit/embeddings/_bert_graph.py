@@ -181,12 +181,16 @@ def _load_weights(path: Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def build_bert_graph(layout: BertLayout, target: Path) -> None:
+def build_bert_graph(layout: BertLayout, target: Path, *, weights_file: str | None = None) -> None:
     """Write the fp32 graph of ``layout``'s model to ``target`` (a ``.onnx`` file).
 
     Inputs ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, batch x tokens);
     output ``sentence_embedding`` (float32, batch x hidden), pooled as the model's Pooling
     module does and not yet normalized.
+
+    With ``weights_file`` (a file name), the weights go to that file beside ``target`` as
+    ONNX external data: onnxruntime then maps them from disk instead of parsing a copy,
+    which halves the peak memory of opening the graph.
     """
     import numpy as np
 
@@ -283,4 +287,15 @@ def build_bert_graph(layout: BertLayout, target: Path) -> None:
         opset_imports=[helper.make_opsetid("", _OPSET), helper.make_opsetid("com.microsoft", 1)],
     )
     model.ir_version = 8
-    g.onnx.save(model, str(target))
+    if weights_file is None:
+        g.onnx.save(model, str(target))
+        return
+    (target.parent / weights_file).unlink(missing_ok=True)  # onnx appends to an existing file
+    g.onnx.save_model(
+        model,
+        str(target),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=weights_file,
+        size_threshold=1024,
+    )

@@ -47,20 +47,18 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx", "onnx/m
 def default_onnx_cache_dir() -> Path:
     """Where exported ONNX models live unless ``onnx_cache_dir`` is given.
 
-    ``$LANGCHAIN_EMBEDKIT_CACHE/onnx`` if set, else ``$XDG_CACHE_HOME/langchain_embedkit/onnx``,
-    else ``~/.cache/langchain_embedkit/onnx`` (site-packages may be read-only, so the
-    packaged model folder is never written to).
+    ``onnx/`` under the package's cache folder (:func:`langchain_embedkit._cache.cache_root`:
+    ``$EMBEDKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/langchain-embedkit``, else
+    ``~/.cache/langchain-embedkit``). Site-packages may be read-only, so the packaged model
+    folder is never written to.
 
     Example:
         >>> default_onnx_cache_dir().name
         'onnx'
     """
-    root = os.environ.get("LANGCHAIN_EMBEDKIT_CACHE")
-    if root:
-        return Path(root).expanduser() / "onnx"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "langchain_embedkit" / "onnx"
+    from langchain_embedkit._cache import cache_root
+
+    return cache_root() / "onnx"
 
 
 def _cpu_flags() -> set[str]:
@@ -193,7 +191,7 @@ def export_onnx_model(
         msg = (
             f"Cannot write the ONNX export to {cache_dir} ({exc.strerror}). "
             "Pass a writable folder: onnx_cache_dir='/path/to/folder', or set "
-            "LANGCHAIN_EMBEDKIT_CACHE."
+            "EMBEDKIT_CACHE_DIR."
         )
         raise PermissionError(msg) from exc
     try:
@@ -238,7 +236,7 @@ def _quantize(model: SentenceTransformer, folder: Path, quantization: str) -> No
 # Int8 recipes as optimum's AutoQuantizationConfig defines them: AVX2 without VNNI multiplies
 # u8 x u8 (u8 x s8 saturates in VPMADDUBSW); AVX-512 VNNI, AVX-512 and ARM take s8 weights.
 _WEIGHT_TYPES = {"avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8", "arm64": "QInt8"}
-_GRAPH_VERSION = 3
+_GRAPH_VERSION = 4
 
 
 def source_checksum(weights: Path, cache_dir: Path) -> str:
@@ -291,8 +289,6 @@ def build_runtime_graph(
     Returns:
         The ``.onnx`` file to open with onnxruntime.
     """
-    from langchain_embedkit.embeddings._bert_graph import build_bert_graph
-
     quantization = resolve_quantization(quantization)
     if quantization is not None and quantization not in _WEIGHT_TYPES:
         msg = (
@@ -307,14 +303,14 @@ def build_runtime_graph(
         msg = (
             f"Cannot write the ONNX graph to {cache_dir} ({exc.strerror}). "
             "Pass a writable folder: onnx_cache_dir='/path/to/folder', or set "
-            "LANGCHAIN_EMBEDKIT_CACHE."
+            "EMBEDKIT_CACHE_DIR."
         )
         raise PermissionError(msg) from exc
     checksum = source_checksum(layout.weights, cache_dir)
     folder = cache_dir / f"{layout.folder.name or 'model'}-g{_GRAPH_VERSION}-{checksum[:16]}"
     fp32 = folder / "model.onnx"
     if not fp32.is_file():
-        _write_atomically(fp32, lambda path: build_bert_graph(layout, path))
+        _write_fp32_graph(layout, fp32)
         (folder / "source.json").write_text(
             json.dumps({"source": str(layout.folder), "sha256": checksum}, indent=1),
             encoding="utf-8",
@@ -335,6 +331,26 @@ def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
         os.replace(staging, target)  # a concurrent builder wrote the same bytes; last wins
     finally:
         staging.unlink(missing_ok=True)
+
+
+def _write_fp32_graph(layout: BertLayout, target: Path) -> None:
+    """Write ``model.onnx`` and its weights, ``model.onnx.data``, built in a private folder.
+
+    The weights file is moved in first and the graph last, so ``model.onnx`` exists only
+    once its weights do; a concurrent builder moves in the same bytes (the build is
+    deterministic), and a reader holding the old file keeps reading its own copy.
+    """
+    from langchain_embedkit.embeddings._bert_graph import build_bert_graph
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = f"{target.name}.data"
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        build_bert_graph(layout, staging / target.name, weights_file=data)
+        os.replace(staging / data, target.parent / data)
+        os.replace(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _quantize_graph(source: Path, target: Path, quantization: str) -> None:

@@ -163,8 +163,8 @@ class SentenceTransformerEmbeddingsBase(BaseModel, MilvusModelNames, Embeddings)
     ``arm64`` for this CPU; None exports plain fp32 ONNX."""
 
     onnx_cache_dir: str | None = None
-    """Folder for exported ONNX models; None uses ``~/.cache/langchain_embedkit/onnx``
-    (or ``$LANGCHAIN_EMBEDKIT_CACHE/onnx``)."""
+    """Folder for exported ONNX models; None uses ``$EMBEDKIT_CACHE_DIR/onnx`` (default
+    ``~/.cache/langchain-embedkit/onnx``)."""
 
     _client: SentenceTransformer | None = PrivateAttr(default=None)
     _runtime: OnnxSentenceEncoder | None = PrivateAttr(default=None)

@@ -48,7 +48,7 @@ class DefaultEmbeddings(SentenceTransformerEmbeddingsBase):
 
     By default (``backend="auto"``) queries run through an fp32 ONNX graph with onnxruntime
     and tokenizers only, so a search never imports torch; the graph is written once from the
-    model's weights (no torch needed) and cached under ``~/.cache/langchain_embedkit/onnx``
+    model's weights (no torch needed) and cached under ``$EMBEDKIT_CACHE_DIR/onnx``
     by the SHA-256 of the weights. Its vectors equal the torch ones (cosine >= 0.99999), and
     documents are encoded with torch, which was the faster fp32 path on CPU here.
     ``backend="onnx"`` runs everything on an int8 graph quantized for this CPU (AVX2 or

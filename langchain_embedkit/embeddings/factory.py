@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from langchain_embedkit.errors import UsageError
+
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
@@ -22,6 +24,7 @@ __all__ = [
     "describe_engine",
     "looks_like_path",
     "make_embeddings",
+    "parse_embeddings",
 ]
 
 FAMILIES = ("default", "bge", "qwen3", "openai")
@@ -50,6 +53,40 @@ def looks_like_path(name: str) -> bool:
         or "\\" in name
         or not _HUB_ID.match(name)
     )
+
+
+def parse_embeddings(value: str) -> list[tuple[str, str, str]]:
+    """Split ``--embeddings`` into ``(label, family, target)`` triples.
+
+    Example:
+        >>> parse_embeddings("default,bge:./models/bge-small,openai:text-embedding-3-small")
+        [('default', 'default', ''), ('bge:./models/bge-small', 'bge', './models/bge-small'), \
+('openai:text-embedding-3-small', 'openai', 'text-embedding-3-small')]
+    """
+    specs = []
+    for raw in value.split(","):
+        spec = raw.strip()
+        if not spec:
+            continue
+        family, _, target = spec.partition(":")
+        family = family.strip().lower()
+        target = target.strip()
+        if family not in FAMILIES:
+            msg = (
+                f"Unknown --embeddings entry {spec!r}; use default, default:PATH, bge:PATH, "
+                "qwen3:PATH or openai:MODEL, separated by commas."
+            )
+            raise UsageError(msg)
+        if family != "default" and not target:
+            what = "MODEL" if family == "openai" else "PATH"
+            msg = f"--embeddings {spec!r} needs a model: {family}:{what}."
+            raise UsageError(msg)
+        specs.append((spec, family, target))
+    labels = [s[0] for s in specs]
+    if len(set(labels)) != len(labels):
+        msg = f"--embeddings lists a model twice: {value!r}."
+        raise UsageError(msg)
+    return specs
 
 
 def check_model_path(target: str) -> None:

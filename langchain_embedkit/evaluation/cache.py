@@ -61,12 +61,11 @@ _SKIP: Any = object()
 
 
 def default_cache_dir() -> Path:
-    """``$EMBEDKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/langchain-embedkit/embeddings``."""
-    env = os.environ.get("EMBEDKIT_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "langchain-embedkit" / "embeddings"
+    """``embeddings/`` under ``$EMBEDKIT_CACHE_DIR``, else under
+    ``$XDG_CACHE_HOME/langchain-embedkit`` (see :func:`langchain_embedkit._cache.cache_root`)."""
+    from langchain_embedkit._cache import cache_root
+
+    return cache_root() / "embeddings"
 
 
 def content_hash(texts: Sequence[str]) -> str:

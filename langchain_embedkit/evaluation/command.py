@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from langchain_embedkit.embeddings.factory import FAMILIES, make_embeddings
 from langchain_embedkit.embeddings.factory import check_model_path as _check_model_path
+from langchain_embedkit.embeddings.factory import make_embeddings, parse_embeddings
 from langchain_embedkit.errors import UsageError
 from langchain_embedkit.sparse.analyzers import BUILTIN_ANALYZERS
 
@@ -80,8 +80,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir",
         default=None,
         metavar="DIR",
-        help="embedding cache (default $EMBEDKIT_CACHE_DIR or "
-        "~/.cache/langchain-embedkit/embeddings)",
+        help="embedding cache (default $EMBEDKIT_CACHE_DIR/embeddings, "
+        "$EMBEDKIT_CACHE_DIR defaulting to ~/.cache/langchain-embedkit)",
     )
     parser.add_argument("--no-cache", action="store_true", help="encode without the cache")
     parser.add_argument("--split", default="test", help="BEIR qrels split (default test)")
@@ -145,40 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
-
-
-def parse_embeddings(value: str) -> list[tuple[str, str, str]]:
-    """Split ``--embeddings`` into ``(label, family, target)`` triples.
-
-    Example:
-        >>> parse_embeddings("default,bge:./models/bge-small,openai:text-embedding-3-small")
-        [('default', 'default', ''), ('bge:./models/bge-small', 'bge', './models/bge-small'), \
-('openai:text-embedding-3-small', 'openai', 'text-embedding-3-small')]
-    """
-    specs = []
-    for raw in value.split(","):
-        spec = raw.strip()
-        if not spec:
-            continue
-        family, _, target = spec.partition(":")
-        family = family.strip().lower()
-        target = target.strip()
-        if family not in FAMILIES:
-            msg = (
-                f"Unknown --embeddings entry {spec!r}; use default, default:PATH, bge:PATH, "
-                "qwen3:PATH or openai:MODEL, separated by commas."
-            )
-            raise UsageError(msg)
-        if family != "default" and not target:
-            what = "MODEL" if family == "openai" else "PATH"
-            msg = f"--embeddings {spec!r} needs a model: {family}:{what}."
-            raise UsageError(msg)
-        specs.append((spec, family, target))
-    labels = [s[0] for s in specs]
-    if len(set(labels)) != len(labels):
-        msg = f"--embeddings lists a model twice: {value!r}."
-        raise UsageError(msg)
-    return specs
 
 
 def _modes(args: argparse.Namespace) -> list[str]:

@@ -1,6 +1,7 @@
 """`embedkit search` and `info` on the default store and model never import torch.
 
-Ingestion may use torch; the commands a user runs again and again must not pay for it.
+Ingestion may use torch; the commands a user runs again and again must not pay for it,
+nor for the evaluation package (whose runner pulls LangChain's retrievers and tracers).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ PROBE = (
     "from langchain_embedkit.cli import main\n"
     "code = main(sys.argv[1:])\n"
     "print('PROBE ' + json.dumps({'code': code, 'heavy': [m for m in ('torch', 'transformers',"
-    " 'sentence_transformers') if m in sys.modules]}))\n"
+    " 'sentence_transformers', 'langchain_embedkit.evaluation') if m in sys.modules]}))\n"
 )
 
 
@@ -30,7 +31,7 @@ def run(args: list[str], cwd: Path, cache: Path) -> subprocess.CompletedProcess[
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "LANGCHAIN_EMBEDKIT_CACHE": str(cache),
+        "EMBEDKIT_CACHE_DIR": str(cache),
     }
     return subprocess.run(
         [sys.executable, "-c", PROBE, *args],

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
 
-from langchain_embedkit.embeddings import DefaultEmbeddings
+from langchain_embedkit.embeddings import DefaultEmbeddings, _onnx
 from langchain_embedkit.embeddings._onnx import (
     default_onnx_cache_dir,
     export_onnx_model,
@@ -17,11 +18,35 @@ from langchain_embedkit.embeddings._onnx import (
 
 
 def test_default_cache_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EMBEDKIT_CACHE_DIR", raising=False)
     monkeypatch.delenv("LANGCHAIN_EMBEDKIT_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_onnx_cache_dir() == tmp_path / "xdg" / "langchain_embedkit" / "onnx"
-    monkeypatch.setenv("LANGCHAIN_EMBEDKIT_CACHE", str(tmp_path / "mine"))
+    assert default_onnx_cache_dir() == tmp_path / "xdg" / "langchain-embedkit" / "onnx"
+    monkeypatch.setenv("EMBEDKIT_CACHE_DIR", str(tmp_path / "mine"))
     assert default_onnx_cache_dir() == tmp_path / "mine" / "onnx"
+
+
+def test_one_cache_root_for_onnx_and_evaluation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from langchain_embedkit.evaluation.cache import default_cache_dir
+
+    monkeypatch.delenv("LANGCHAIN_EMBEDKIT_CACHE", raising=False)
+    monkeypatch.setenv("EMBEDKIT_CACHE_DIR", str(tmp_path / "root"))
+    assert default_onnx_cache_dir().parent == default_cache_dir().parent == tmp_path / "root"
+
+
+def test_old_cache_variable_still_read_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("EMBEDKIT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("LANGCHAIN_EMBEDKIT_CACHE", str(tmp_path / "old"))
+    with pytest.warns(DeprecationWarning, match="EMBEDKIT_CACHE_DIR="):
+        assert default_onnx_cache_dir() == tmp_path / "old" / "onnx"
+    monkeypatch.setenv("EMBEDKIT_CACHE_DIR", str(tmp_path / "new"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new name wins, silently
+        assert default_onnx_cache_dir() == tmp_path / "new" / "onnx"
 
 
 def test_export_dir_changes_with_model_weights_and_recipe(tmp_path: Path) -> None:
@@ -39,13 +64,46 @@ def test_export_dir_changes_with_model_weights_and_recipe(tmp_path: Path) -> Non
     assert onnx_export_dir(str(model), "avx2", cache) != first
 
 
+@pytest.mark.parametrize(
+    ("machine", "flags", "expected"),
+    [
+        ("x86_64", "fpu sse2 avx avx2 fma", "avx2"),
+        ("x86_64", "fpu avx2 avx512f avx512bw", "avx512"),
+        ("x86_64", "fpu avx2 avx512f avx512_vnni", "avx512_vnni"),
+        ("x86_64", "fpu avx2 avx_vnni", "avx2"),  # AVX-VNNI (256-bit) is not AVX-512 VNNI
+        ("x86_64", "", "avx2"),  # no /proc/cpuinfo
+        ("aarch64", "fp asimd", "arm64"),
+    ],
+)
+def test_auto_quantization_follows_the_cpu_flags(
+    monkeypatch: pytest.MonkeyPatch, machine: str, flags: str, expected: str
+) -> None:
+    monkeypatch.setattr(_onnx.platform, "machine", lambda: machine)
+    monkeypatch.setattr(_onnx, "_cpu_flags", lambda: set(flags.split()))
+    assert resolve_quantization("auto") == expected
+
+
 def test_auto_quantization_matches_this_cpu() -> None:
+    """On this machine, the recipe is the one its own flags call for, whatever they are."""
+    import platform
+
     choice = resolve_quantization("auto")
-    assert choice in {"avx2", "avx512", "avx512_vnni", "arm64"}
-    if os.path.exists("/proc/cpuinfo"):
-        flags = Path("/proc/cpuinfo").read_text()
-        if " avx512_vnni" in flags:
-            assert choice == "avx512_vnni"
+    if platform.machine().lower() in {"arm64", "aarch64"}:
+        expected = "arm64"
+    else:
+        flags: set[str] = set()
+        if os.path.exists("/proc/cpuinfo"):
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+        if flags & {"avx512_vnni", "avx512vnni"}:
+            expected = "avx512_vnni"
+        elif "avx512f" in flags:
+            expected = "avx512"
+        else:
+            expected = "avx2"
+    assert choice == expected
     assert resolve_quantization("arm64") == "arm64"
     assert resolve_quantization(None) is None
 

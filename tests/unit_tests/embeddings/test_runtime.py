@@ -94,6 +94,23 @@ def test_graph_is_cached_by_the_checksum_of_the_weights(
     assert source_checksum(copy / "model.safetensors", cache) != checksum
 
 
+def test_fp32_graph_keeps_its_weights_beside_it(
+    tiny_model_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """The weights are ONNX external data, which onnxruntime maps instead of copying."""
+    layout = bert_layout(tiny_model_dirs["bge_en"])
+    assert layout is not None
+    graph = build_runtime_graph(layout, quantization=None, cache_dir=tmp_path)
+    data = graph.with_name("model.onnx.data")
+    weights = (layout.folder / "model.safetensors").stat().st_size
+    assert data.stat().st_size > 0.9 * weights > 10 * graph.stat().st_size
+    assert sorted(p.name for p in graph.parent.iterdir()) == [
+        "model.onnx",
+        "model.onnx.data",
+        "source.json",
+    ]  # no staging folder left behind
+
+
 def test_non_bert_models_keep_sentence_transformers(tiny_model_dirs: dict[str, Path]) -> None:
     assert bert_layout(tiny_model_dirs["qwen3"]) is None
     assert bert_layout(tiny_model_dirs["bge_en"]) is not None

@@ -155,8 +155,9 @@ def test_a_model_returning_too_few_vectors_is_an_error(tmp_path: Path) -> None:
 def test_default_cache_dir_follows_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("LANGCHAIN_EMBEDKIT_CACHE", raising=False)
     monkeypatch.setenv("EMBEDKIT_CACHE_DIR", str(tmp_path / "x"))
-    assert EmbeddingCache().cache_dir == tmp_path / "x"
+    assert EmbeddingCache().cache_dir == tmp_path / "x" / "embeddings"
     monkeypatch.delenv("EMBEDKIT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert EmbeddingCache().cache_dir == tmp_path / "xdg" / "langchain-embedkit" / "embeddings"
