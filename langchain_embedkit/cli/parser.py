@@ -39,7 +39,7 @@ def build_parser(*, eval_command: bool = True) -> argparse.ArgumentParser:
         return sub
 
     ingest = command(
-        "ingest", "Read .txt/.md/.jsonl/.pdf files or folders into the store.", _cmd_ingest
+        "ingest", "Read .txt/.md/.jsonl/.json/.pdf files or folders into the store.", _cmd_ingest
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     ingest.add_argument(

@@ -19,13 +19,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.utils import secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_serializer, field_validator
 
 from langchain_embedkit._http import MASK, is_secret_header, mask_headers
 from langchain_embedkit.vectorstores.arguments import BackendName, choose_backend
+from langchain_embedkit.vectorstores.backends.milvus_engine import (
+    ConsistencyLevel,
+    check_consistency_level,
+)
 from langchain_embedkit.vectorstores.scoring import Metric
 
 if TYPE_CHECKING:
@@ -40,8 +44,6 @@ __all__ = [
     "resolve_options",
 ]
 
-ConsistencyLevel = Literal["Strong", "Session", "Bounded", "Eventually"]
-"""Milvus consistency levels (what a search sees of recent writes)."""
 # keys of client_kwargs that have their own field (a second place would be ambiguous)
 _OWN_FIELDS = {"uri": "uri", "token": "token", "db_name": "db_name"}
 _PATHS = ("uri", "persist_directory")
@@ -97,6 +99,11 @@ class MilvusOptions(BaseModel):
     Credential-looking values (``password``...) are kept as ``SecretStr``."""
     consistency_level: ConsistencyLevel | None = None
     """What a search sees of recent writes; the collection's own level when None."""
+
+    @field_validator("consistency_level", mode="before")
+    @classmethod
+    def _consistency_level(cls, value: Any) -> Any:
+        return check_consistency_level(value)
 
     @field_validator("uri", mode="before")
     @classmethod

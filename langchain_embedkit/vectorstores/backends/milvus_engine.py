@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Any, Literal, get_args
 
 from langchain_embedkit.errors import StoreLockedError
 from langchain_embedkit.types import SparseVector
@@ -60,7 +60,9 @@ ID_MAX_LENGTH = 512
 # Milvus Lite 3 refuses an all-zero sparse row; a document with no known token gets this
 # one weight on a term no query can hold, so it stays findable by dense search only.
 EMPTY_SPARSE = {2**32 - 2: 1e-30}
-CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
+ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
+"""Milvus consistency levels (what a search sees of recent writes)."""
+CONSISTENCY_LEVELS: tuple[str, ...] = get_args(ConsistencyLevel)
 """The consistency levels a Milvus collection and its reads accept."""
 _INFIX_LIKE_SINCE = (2, 4, 3)
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
