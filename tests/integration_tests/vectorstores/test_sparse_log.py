@@ -108,7 +108,7 @@ def test_a_log_left_by_an_interrupted_fold_is_not_counted_again(
     engine: str, tmp_path: Path
 ) -> None:
     store = filled(engine, tmp_path)
-    base, log = files(store)
+    _, log = files(store)
     store.add_texts(["document 1 now mentions kiwis"], ids=["1"])
     store.delete(["2", "4"])
     stale = log.read_bytes()
