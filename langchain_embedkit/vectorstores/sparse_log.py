@@ -56,6 +56,15 @@ class StateFiles:
         self.log_path = path.with_name(path.name + ".log")
         self.base_id = ""  # digest of the base the log extends ("" when there is none)
         self._count: int | None = None  # lines in the log, once known
+        # the files as this object last left them: another writer's change shows here
+        self._seen: tuple[tuple[int, int, int] | None, int] | None = None
+
+    def _signature(self) -> tuple[tuple[int, int, int] | None, int]:
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None, self.log_size()
+        return (info.st_ino, info.st_size, info.st_mtime_ns), self.log_size()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -92,10 +101,12 @@ class StateFiles:
             data = self.path.read_bytes()
         except FileNotFoundError:
             self.base_id = ""
+            self._seen = None
             return False
         fittable.load(self.path)
         self.base_id = _digest(data)
         self._count = None
+        self._seen = self._signature() if log_bytes is None else None
         if not isinstance(fittable, BM25SparseEmbeddings):
             return True
         try:
@@ -146,8 +157,16 @@ class StateFiles:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Add one write's change to the log (one ``write`` call of one whole line)."""
+    def append(self, record: dict[str, Any]) -> bool:
+        """Add one write's change to the log (one ``write`` call of one whole line).
+
+        Returns:
+            False, writing nothing, when the files changed since this object last read
+            or wrote them (another store object wrote to the collection): the caller
+            then saves the whole state.
+        """
+        if self._seen is None or self._signature() != self._seen:
+            return False
         if self.log_size() == 0:
             header = {"format": LOG_FORMAT, "version": _LOG_VERSION, "base": self.base_id}
             atomic_write(self.log_path, lambda stream: stream.write(_line(header)))
@@ -160,6 +179,8 @@ class StateFiles:
         finally:
             os.close(fd)
         self._count = number
+        self._seen = self._signature()
+        return True
 
     def _lines(self) -> int:
         count = self._count
@@ -176,12 +197,18 @@ class StateFiles:
             return True
 
     def save(self, fittable: FittableSparseEmbeddings) -> None:
-        """Write the whole statistics as the new base and start an empty log."""
-        if not fittable.is_fitted:
+        """Write the whole statistics as the new base and start an empty log.
+
+        A BM25 encoder that counts no document but has given token ids is saved too:
+        the next write's new tokens must get the ids they got in memory.
+        """
+        keep = isinstance(fittable, BM25SparseEmbeddings) and fittable.dim > 0
+        if not fittable.is_fitted and not keep:
             self.path.unlink(missing_ok=True)
             self.log_path.unlink(missing_ok=True)
             self.base_id = ""
             self._count = 0
+            self._seen = None
             return
         if isinstance(fittable, BM25SparseEmbeddings):
             data = json.dumps(fittable.to_dict(), ensure_ascii=False).encode("utf-8")
@@ -192,6 +219,7 @@ class StateFiles:
         self.base_id = _digest(data)
         self.log_path.unlink(missing_ok=True)
         self._count = 0
+        self._seen = self._signature()
 
     def remove(self) -> None:
         """Delete the base and the log."""
@@ -199,3 +227,4 @@ class StateFiles:
         self.log_path.unlink(missing_ok=True)
         self.base_id = ""
         self._count = 0
+        self._seen = None

@@ -294,7 +294,8 @@ class SparseBook:
             files.save(fittable)
             self._clear()
             return
-        files.append(record)
+        if not files.append(record):
+            files.save(fittable)  # another store object wrote: the last whole state wins
         self._clear()
         if files.needs_compaction():
             files.save(fittable)
@@ -362,9 +363,13 @@ class SparseBook:
         texts = [text for _, page in self._stored() for text in page]
         self._foreign = False
         if not texts:
+            # fitted statistics of an empty collection are foreign: the next write fits
             self._foreign = fittable.is_fitted
             if self.files is not None:
-                self.files.remove()
+                if self._foreign:
+                    self.files.remove()
+                else:
+                    self.files.save(fittable)
                 self._clear()
             return
         fittable.fit(texts)
