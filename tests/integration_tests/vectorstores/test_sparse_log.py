@@ -146,3 +146,23 @@ def test_an_edited_log_is_refused_naming_the_file_line_and_field(
     with pytest.raises(PersistenceError, match=rf"\.log line 2, field '{field}'") as caught:
         open_store("chroma", tmp_path)
     assert str(log) in str(caught.value)
+
+
+def test_token_ids_survive_a_crash_after_the_statistics_were_emptied(
+    engine: str, tmp_path: Path
+) -> None:
+    # the statistics count no document but "appl" keeps id 0: "berri" gets id 1 in memory,
+    # and the redo on open must give it the same id as its stored vector
+    store = open_store(engine, tmp_path)
+    store.add_texts(["apple"], ids=["a"])
+    store.delete(["a"])
+    book = store._book
+    assert isinstance(book, SparseBook)
+    book.after_write = lambda pending: None  # type: ignore[method-assign]
+    store.add_texts(["berry"], ids=["b"])
+    store.close()
+    reopened = open_store(engine, tmp_path)
+    assert_statistics_follow_the_store(reopened)
+    found = reopened.similarity_search("berry", k=1, retrieval_mode="sparse")
+    assert [d.id for d in found] == ["b"]
+    reopened.close()
