@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from langchain_embedkit._fs import atomic_write
 from langchain_embedkit.errors import PersistenceError
@@ -134,7 +134,7 @@ class StateFiles:
             apply_delta(fittable, record, where=f"{self.log_path} line {number}")
         return True
 
-    def _fail(self, number: int, field: str, problem: str) -> None:
+    def _fail(self, number: int, field: str, problem: str) -> NoReturn:
         msg = (
             f"BM25 change log {self.log_path} line {number}, field {field!r}: {problem}. "
             "Delete the state files to refit the statistics from the stored texts on the "
