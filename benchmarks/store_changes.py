@@ -5,9 +5,9 @@ id, text, metadata, dense vector and BM25 sparse vector (a Milvus sparse field; 
 the reserved metadata key the store uses). The raw client's clock includes encoding the
 sparse vectors, as a user of the raw client would have to; the store's adds its
 bookkeeping: reading the replaced or deleted texts, updating the BM25 statistics, the
-crash journal and the saved state. Opening is timed up to the first ``count()`` on both
-sides (engines load lazily, so the first call pays for it): the store's includes its
-reconcile (state load and that count).
+crash journal and one line appended to the statistics' change log. Opening is timed up
+to the first ``count()`` on both sides (engines load lazily, so the first call pays for
+it): the store's includes its reconcile (state load and that count).
 """
 
 from __future__ import annotations

@@ -6,23 +6,26 @@ replaced documents' old texts from them (``partial_unfit``) and adds the new tex
 (``partial_fit``); a delete removes the deleted texts. Vocabulary ids never change meaning,
 so stored sparse vectors stay valid when the statistics change.
 
-Write order for a local store (one collection, under one lock):
+The statistics are saved as a base file and a change log (:mod:`.sparse_log`): a write
+appends one line holding what it changed, so its cost follows the change, not the
+vocabulary. Write order for a local store (one collection, under one lock):
 
 1. statistics updated in memory, sparse vectors encoded;
-2. the new state saved to a per-write pending file ``<state>.pending-<uuid>.json``;
-3. a journal ``<state>.journal.json`` written (atomic replace) naming that pending file
-   and, per document, its text before and after the write;
-4. the engine write (or delete);
-5. the pending file replaces the state file, and the journal is removed.
+2. a journal ``<state>.journal`` written (atomic replace) naming the base file and the
+   log size the write starts from and, per document, its text before and after;
+3. the engine write (or delete);
+4. the change appended to the log, and the journal removed (a log grown past the base
+   is then folded into a new base).
 
-A crash before 3 leaves the old state and an untouched collection. A crash after 3 leaves
-a journal: on open the pending state is loaded and every document of the journal whose
-engine write did not land is taken back out of the statistics (compared with what the
-collection holds now). A write the engine refuses is handled the same way at once.
-Opening also compares the saved document count with the collection's (one count); when
-they disagree (a missing or foreign state file, another program wrote to the collection)
-the encoder is refitted on the stored texts and every stored sparse vector re-encoded,
-with a warning.
+A crash before 2 leaves the saved state and an untouched collection. A crash after 2
+leaves a journal: on open the state is read as it was before the write (the log cut to
+the journaled size), the journal's changes applied again, and every document whose engine
+write did not land taken back out (compared with what the collection holds now); then a
+new base is saved. A journal naming an older base was already folded into the current
+one. A write the engine refuses is settled the same way at once. Opening also compares
+the saved document count with the collection's (one count); when they disagree (a
+missing or foreign state file, another program wrote to the collection) the encoder is
+refitted on the stored texts and every stored sparse vector re-encoded, with a warning.
 """
 
 from __future__ import annotations
@@ -30,9 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +41,18 @@ from typing import Any
 
 from langchain_embedkit._fs import atomic_write_text
 from langchain_embedkit.sparse.base import FittableSparseEmbeddings, SparseEmbeddings
+from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+from langchain_embedkit.sparse.bm25_delta import delta_since, take_snapshot
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Backend
+from langchain_embedkit.vectorstores.sparse_log import StateFiles
 
-__all__ = ["Change", "SparseBook", "write_lock"]
+__all__ = ["Change", "PendingWrite", "SparseBook", "write_lock"]
 
 logger = logging.getLogger(__name__)
 
 _PAGE = 2000
-_JOURNAL_VERSION = 1
+_JOURNAL_VERSION = 2
 _locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
 
@@ -76,6 +80,14 @@ def _write_json(path: Path, payload: Any) -> None:
     atomic_write_text(path, json.dumps(payload, ensure_ascii=False))
 
 
+@dataclass(frozen=True)
+class PendingWrite:
+    """What :meth:`SparseBook.before_write` hands to :meth:`SparseBook.after_write`."""
+
+    record: dict[str, Any] | None
+    """The change as a log record (None: the whole state must be saved)."""
+
+
 class SparseBook:
     """Keeps a fittable sparse encoder's statistics equal to the collection's documents.
 
@@ -99,6 +111,7 @@ class SparseBook:
         )
         self.backend = backend
         self.path = path
+        self.files = StateFiles(path) if path is not None else None
         self.collection_name = collection_name
         # a fitted encoder given to an empty collection holds statistics of documents the
         # collection does not hold: the first write fits it afresh instead
@@ -111,28 +124,20 @@ class SparseBook:
         """Where the journal of the write in flight is kept."""
         return None if self.path is None else self.path.with_name(self.path.name + ".journal")
 
-    def _pending_path(self) -> Path:
-        assert self.path is not None
-        return self.path.with_name(f"{self.path.name}.pending-{uuid.uuid4().hex}")
-
     def _n_docs(self) -> int:
-        assert self.fittable is not None
-        return self.fittable.statistics().n_docs if self.fittable.is_fitted else 0
-
-    def _save_to(self, target: Path) -> None:
-        assert self.fittable is not None
-        self.fittable.save(target)
+        fittable = self.fittable
+        assert fittable is not None
+        if not fittable.is_fitted:
+            return 0
+        if isinstance(fittable, BM25SparseEmbeddings):
+            return fittable.n_docs  # statistics() would copy the whole vocabulary
+        return fittable.statistics().n_docs
 
     def save(self) -> None:
-        """Save the statistics to the state file (an empty collection has no state file)."""
-        if self.fittable is None or self.path is None:
+        """Save the statistics as a new base file (an empty collection has no state file)."""
+        if self.fittable is None or self.files is None:
             return
-        if not self.fittable.is_fitted:
-            self.path.unlink(missing_ok=True)
-            return
-        pending = self._pending_path()
-        self._save_to(pending)
-        os.replace(pending, self.path)
+        self.files.save(self.fittable)
 
     # -- open -------------------------------------------------------------------------------
 
@@ -141,30 +146,24 @@ class SparseBook:
         fittable = self.fittable
         if fittable is None:
             return
+        files = self.files
         journal = self._read_journal()
-        if journal is not None and journal.get("kind") == "rebuild":
+        if journal is not None and journal.get("kind") != "write":
             logger.warning(
                 "Re-encoding the sparse vectors of collection %r was interrupted; doing it again.",
                 self.collection_name,
             )
             self.rebuild()
             return
-        if journal is not None and not journal.get("pending"):
-            # the write emptied the statistics; whether it landed, the stored texts say
-            self.rebuild()
-            return
-        if journal is not None:
-            pending = Path(str(journal["pending"]))
-            source = pending if pending.name and pending.exists() else self.path
-            if source is not None and source.exists():
-                fittable.load(source)
-            changes = [Change(*entry) for entry in journal.get("changes", [])]
-            if not self.settle(changes):
+        if journal is not None and files is not None:
+            if journal.get("base") != files.current_base_id():
+                # a base saved after the journal already holds the write and its settling
+                files.load(fittable)
+                self._clear()
+            elif not self._recover(journal):
                 return
-            self.save()
-            self._clear(pending)
-        elif self.path is not None and self.path.exists():
-            fittable.load(self.path)
+        elif files is not None:
+            files.load(fittable)
         self._remove_stray_pending()
         stored = self.backend.count()
         counted = self._n_docs()
@@ -183,6 +182,37 @@ class SparseBook:
         )
         self.rebuild()
 
+    def _recover(self, journal: dict[str, Any]) -> bool:
+        """Redo a journaled write on the state it started from, then settle it."""
+        fittable = self.fittable
+        files = self.files
+        assert fittable is not None and files is not None
+        log_bytes = journal.get("log_bytes")
+        entries = journal.get("changes")
+        if type(log_bytes) is not int or log_bytes < 0 or not isinstance(entries, list):
+            self.rebuild()
+            return False
+        changes = [Change(*entry) for entry in entries]
+        loaded = files.load(fittable, log_bytes=log_bytes)
+        old = [c.old for c in changes if c.old is not None]
+        new = [c.new for c in changes if c.new is not None]
+        if journal.get("fit") is True or not loaded:
+            # the write started from no saved statistics: they are those of its new texts
+            if not new:
+                self.rebuild()
+                return False
+            fittable.fit(new)
+        else:
+            if old:
+                fittable.partial_unfit(old)
+            if new:
+                fittable.partial_fit(new)
+        if not self.settle(changes):
+            return False
+        self.save()
+        self._clear()
+        return True
+
     def _read_journal(self) -> dict[str, Any] | None:
         journal = self.journal_path
         if journal is None or not journal.exists():
@@ -197,33 +227,36 @@ class SparseBook:
         return payload
 
     def _remove_stray_pending(self) -> None:
+        # whole-state files of the previous write order (one per write)
         if self.path is None or not self.path.parent.exists():
             return
         for stray in self.path.parent.glob(self.path.name + ".pending-*"):
             with contextlib.suppress(OSError):
                 stray.unlink()
 
-    def _clear(self, pending: Path | None) -> None:
+    def _clear(self) -> None:
         journal = self.journal_path
         if journal is not None:
             journal.unlink(missing_ok=True)
-        if pending is not None and pending.name:
-            pending.unlink(missing_ok=True)
 
     # -- writes -----------------------------------------------------------------------------
 
-    def before_write(self, changes: Sequence[Change]) -> Path | None:
-        """Update the statistics for ``changes`` and persist them before the engine write.
+    def before_write(self, changes: Sequence[Change]) -> PendingWrite | None:
+        """Update the statistics for ``changes`` and journal them before the engine write.
 
         Returns:
-            The pending state file to pass to :meth:`after_write` (None for servers).
+            What to pass to :meth:`after_write` (None for servers).
         """
         fittable = self.fittable
         if fittable is None:
             return None
         old = [c.old for c in changes if c.old is not None]
         new = [c.new for c in changes if c.new is not None]
-        if self._foreign and new:
+        fit = self._foreign and bool(new)
+        snapshot = None
+        if isinstance(fittable, BM25SparseEmbeddings) and not fit and fittable.is_fitted:
+            snapshot = take_snapshot(fittable)
+        if fit:
             fittable.fit(new)
             self._foreign = False
         else:
@@ -231,39 +264,49 @@ class SparseBook:
                 fittable.partial_unfit(old)
             if new:
                 fittable.partial_fit(new)
-        if self.path is None:
+        files = self.files
+        if files is None:
             return None
-        pending = self._pending_path()
-        if fittable.is_fitted:
-            self._save_to(pending)
+        record = None
+        if snapshot is not None and isinstance(fittable, BM25SparseEmbeddings):
+            record = delta_since(fittable, snapshot)
         payload = {
             "version": _JOURNAL_VERSION,
             "kind": "write",
-            "pending": str(pending) if fittable.is_fitted else "",
+            "base": files.base_id,
+            "log_bytes": files.log_size(),
+            "fit": fit,
             "changes": [[c.id, c.old, c.new] for c in changes],
         }
         journal = self.journal_path
         assert journal is not None
         _write_json(journal, payload)
-        return pending
+        return PendingWrite(record)
 
-    def after_write(self, pending: Path | None) -> None:
-        """The engine write landed: the pending state becomes the state."""
-        if self.fittable is None or self.path is None:
+    def after_write(self, pending: PendingWrite | None) -> None:
+        """The engine write landed: log the change (or save the whole state)."""
+        fittable = self.fittable
+        files = self.files
+        if fittable is None or files is None:
             return
-        if pending is not None and pending.exists():
-            os.replace(pending, self.path)
-        elif not self.fittable.is_fitted:
-            self.path.unlink(missing_ok=True)
-        self._clear(None)
+        record = pending.record if pending is not None else None
+        if record is None or not files.base_id or not fittable.is_fitted:
+            files.save(fittable)
+            self._clear()
+            return
+        if not files.append(record):
+            files.save(fittable)  # another store object wrote: the last whole state wins
+        self._clear()
+        if files.needs_compaction():
+            files.save(fittable)
 
-    def write_failed(self, changes: Sequence[Change], pending: Path | None) -> None:
+    def write_failed(self, changes: Sequence[Change], pending: PendingWrite | None) -> None:
         """The engine refused the write (maybe after part of it): settle what landed."""
         if self.fittable is None:
             return
         if self.settle(changes):
             self.save()
-            self._clear(pending)
+            self._clear()
 
     def settle(self, changes: Sequence[Change]) -> bool:
         """Take out of the statistics every change the collection does not show.
@@ -320,22 +363,22 @@ class SparseBook:
         texts = [text for _, page in self._stored() for text in page]
         self._foreign = False
         if not texts:
+            # fitted statistics of an empty collection are foreign: the next write fits
             self._foreign = fittable.is_fitted
-            if self.path is not None:
-                self.path.unlink(missing_ok=True)
-                self._clear(None)
+            if self.files is not None:
+                if self._foreign:
+                    self.files.remove()
+                else:
+                    self.files.save(fittable)
+                self._clear()
             return
         fittable.fit(texts)
         del texts
-        pending: Path | None = None
-        if self.path is not None:
-            pending = self._pending_path()
-            self._save_to(pending)
-            journal = self.journal_path
-            assert journal is not None
+        journal = self.journal_path
+        if journal is not None:
             _write_json(journal, {"version": _JOURNAL_VERSION, "kind": "rebuild"})
         for ids, page in self._stored():
             vectors: list[SparseVector] = self.encoder.embed_documents(page)
             self.backend.write_sparse(ids, vectors)
         self.backend.end_of_writes()
-        self.after_write(pending)
+        self.after_write(None)
