@@ -45,6 +45,10 @@ def sparse_scored(hits: list[Hit], scale: float) -> list[Scored]:
     return [(h.record, h.score, scoring.sparse_relevance(h.score, scale)) for h in hits]
 
 
+def _rank_key(item: tuple[str, float]) -> tuple[float, str]:
+    return (-float(f"{item[1]:.6g}"), item[0])
+
+
 def hybrid_search(
     backend: Backend,
     dense_q: Sequence[float],
@@ -77,9 +81,10 @@ def hybrid_search(
         dense_leg = [(r.id, rel) for r, _, rel in dense]
         sparse_leg = [(r.id, rel) for r, _, rel in sparse]
     # engines return equal scores in storage order, which changes with upserts; ranks
-    # (and so RRF) must not: equal scores go by id
-    dense_leg.sort(key=lambda item: (-item[1], item[0]))
-    sparse_leg.sort(key=lambda item: (-item[1], item[0]))
+    # (and so RRF) must not: equal scores go by id. "Equal" allows for the last bits an
+    # engine's arithmetic varies with how rows are batched (1e-6 of the score)
+    dense_leg.sort(key=_rank_key)
+    sparse_leg.sort(key=_rank_key)
     fused = scoring.fuse(
         dense_leg,
         sparse_leg,
