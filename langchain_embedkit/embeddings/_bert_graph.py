@@ -181,26 +181,10 @@ def _load_weights(path: Path) -> dict[str, np.ndarray]:
     return weights
 
 
-def build_bert_graph(layout: BertLayout, target: Path, *, weights_file: str | None = None) -> None:
-    """Write the fp32 graph of ``layout``'s model to ``target`` (a ``.onnx`` file).
-
-    Inputs ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, batch x tokens);
-    output ``sentence_embedding`` (float32, batch x hidden), pooled as the model's Pooling
-    module does and not yet normalized.
-
-    With ``weights_file`` (a file name), the weights go to that file beside ``target`` as
-    ONNX external data: onnxruntime then maps them from disk instead of parsing a copy,
-    which halves the peak memory of opening the graph.
-    """
+def _embeddings(g: _Graph, eps: float) -> str:
+    """Word + absolute position + token type embeddings, then LayerNorm."""
     import numpy as np
 
-    g = _Graph(_load_weights(layout.weights))
-    helper = g.onnx.helper
-    tensor = g.onnx.TensorProto
-    hidden, heads = layout.hidden_size, layout.num_heads
-    eps = layout.layer_norm_eps
-
-    # Embeddings: word + absolute position + token type, then LayerNorm.
     words = g.op("Gather", [g.weight("embeddings.word_embeddings.weight"), "input_ids"])
     seq_len = g.op(
         "Gather",
@@ -217,60 +201,69 @@ def build_bert_graph(layout: BertLayout, target: Path, *, weights_file: str | No
     )
     pos = g.op("Gather", [g.weight("embeddings.position_embeddings.weight"), positions])
     types = g.op("Gather", [g.weight("embeddings.token_type_embeddings.weight"), "token_type_ids"])
-    x = g.layer_norm(g.op("Add", [g.op("Add", [words, pos]), types]), "embeddings.LayerNorm", eps)
+    return g.layer_norm(
+        g.op("Add", [g.op("Add", [words, pos]), types]), "embeddings.LayerNorm", eps
+    )
 
-    mask = g.op("Cast", ["attention_mask"], to=tensor.FLOAT)
-    # onnxruntime's fused Attention (QKV projection, scaled softmax, padding mask): one
-    # kernel instead of a dozen nodes, and the op that int8 quantization turns into QAttention.
-    mask_index = g.op("Cast", ["attention_mask"], to=tensor.INT32)
 
-    for i in range(layout.num_layers):
-        p = f"encoder.layer.{i}"
-        parts = [f"{p}.attention.self.{name}" for name in ("query", "key", "value")]
-        qkv_weight = g.const(
-            f"{p}.attention.qkv.weight",
-            np.ascontiguousarray(
-                np.concatenate([np.asarray(g.weights[k + ".weight"]).T for k in parts], axis=1),
-                dtype=np.float32,
-            ),
-        )
-        qkv_bias = g.const(
-            f"{p}.attention.qkv.bias",
-            np.concatenate([np.asarray(g.weights[k + ".bias"]) for k in parts]).astype(np.float32),
-        )
-        merged = g.op(
-            "Attention",
-            [x, qkv_weight, qkv_bias, mask_index],
-            domain="com.microsoft",
-            num_heads=heads,
-        )
-        x = g.dense_skip_norm(merged, x, f"{p}.attention.output", eps)
-        inner = g.op("MatMul", [x, g.weight(f"{p}.intermediate.dense.weight", transpose=True)])
-        # Exact erf GELU with the bias add folded in, as BertModel's "gelu" computes it.
-        gelu = g.op(
-            "BiasGelu", [inner, g.weight(f"{p}.intermediate.dense.bias")], domain="com.microsoft"
-        )
-        x = g.dense_skip_norm(gelu, x, f"{p}.output", eps)
+def _encoder_layer(g: _Graph, i: int, x: str, mask_index: str, heads: int, eps: float) -> str:
+    """Encoder layer ``i``: fused self-attention, then the GELU feed-forward block."""
+    import numpy as np
 
-    if layout.pooling == "cls":
-        pooled = g.op("Gather", [x, g.const("zero_index", np.array(0, dtype=np.int64))], axis=1)
-    else:
-        weights = g.op("Unsqueeze", [mask, g.const("axis_last", np.array([2], dtype=np.int64))])
-        summed = g.op(
-            "ReduceSum",
-            [g.op("Mul", [x, weights]), g.const("axis_1", np.array([1], dtype=np.int64))],
-            keepdims=0,
-        )
-        counts = g.op(
-            "Max",
-            [
-                g.op("ReduceSum", [weights, "axis_1"], keepdims=0),
-                g.const("tiny", np.array(1e-9, dtype=np.float32)),
-            ],
-        )
-        pooled = g.op("Div", [summed, counts])
-    g.nodes.append(helper.make_node("Identity", [pooled], ["sentence_embedding"], name="output"))
+    p = f"encoder.layer.{i}"
+    parts = [f"{p}.attention.self.{name}" for name in ("query", "key", "value")]
+    qkv_weight = g.const(
+        f"{p}.attention.qkv.weight",
+        np.ascontiguousarray(
+            np.concatenate([np.asarray(g.weights[k + ".weight"]).T for k in parts], axis=1),
+            dtype=np.float32,
+        ),
+    )
+    qkv_bias = g.const(
+        f"{p}.attention.qkv.bias",
+        np.concatenate([np.asarray(g.weights[k + ".bias"]) for k in parts]).astype(np.float32),
+    )
+    merged = g.op(
+        "Attention",
+        [x, qkv_weight, qkv_bias, mask_index],
+        domain="com.microsoft",
+        num_heads=heads,
+    )
+    x = g.dense_skip_norm(merged, x, f"{p}.attention.output", eps)
+    inner = g.op("MatMul", [x, g.weight(f"{p}.intermediate.dense.weight", transpose=True)])
+    # Exact erf GELU with the bias add folded in, as BertModel's "gelu" computes it.
+    gelu = g.op(
+        "BiasGelu", [inner, g.weight(f"{p}.intermediate.dense.bias")], domain="com.microsoft"
+    )
+    return g.dense_skip_norm(gelu, x, f"{p}.output", eps)
 
+
+def _pool(g: _Graph, pooling: str, x: str, mask: str) -> str:
+    """The model's Pooling module: the CLS token, or the mean over unpadded tokens."""
+    import numpy as np
+
+    if pooling == "cls":
+        return g.op("Gather", [x, g.const("zero_index", np.array(0, dtype=np.int64))], axis=1)
+    weights = g.op("Unsqueeze", [mask, g.const("axis_last", np.array([2], dtype=np.int64))])
+    summed = g.op(
+        "ReduceSum",
+        [g.op("Mul", [x, weights]), g.const("axis_1", np.array([1], dtype=np.int64))],
+        keepdims=0,
+    )
+    counts = g.op(
+        "Max",
+        [
+            g.op("ReduceSum", [weights, "axis_1"], keepdims=0),
+            g.const("tiny", np.array(1e-9, dtype=np.float32)),
+        ],
+    )
+    return g.op("Div", [summed, counts])
+
+
+def _save(g: _Graph, hidden: int, target: Path, weights_file: str | None) -> None:
+    """Wrap the nodes into a model and write it, inline or with external weights."""
+    helper = g.onnx.helper
+    tensor = g.onnx.TensorProto
     tokens = ["batch", "tokens"]
     graph = helper.make_graph(
         g.nodes,
@@ -299,3 +292,32 @@ def build_bert_graph(layout: BertLayout, target: Path, *, weights_file: str | No
         location=weights_file,
         size_threshold=1024,
     )
+
+
+def build_bert_graph(layout: BertLayout, target: Path, *, weights_file: str | None = None) -> None:
+    """Write the fp32 graph of ``layout``'s model to ``target`` (a ``.onnx`` file).
+
+    Inputs ``input_ids``, ``attention_mask`` and ``token_type_ids`` (int64, batch x tokens);
+    output ``sentence_embedding`` (float32, batch x hidden), pooled as the model's Pooling
+    module does and not yet normalized.
+
+    With ``weights_file`` (a file name), the weights go to that file beside ``target`` as
+    ONNX external data: onnxruntime then maps them from disk instead of parsing a copy,
+    which halves the peak memory of opening the graph.
+    """
+    g = _Graph(_load_weights(layout.weights))
+    tensor = g.onnx.TensorProto
+    eps = layout.layer_norm_eps
+
+    x = _embeddings(g, eps)
+    mask = g.op("Cast", ["attention_mask"], to=tensor.FLOAT)
+    # onnxruntime's fused Attention (QKV projection, scaled softmax, padding mask): one
+    # kernel instead of a dozen nodes, and the op that int8 quantization turns into QAttention.
+    mask_index = g.op("Cast", ["attention_mask"], to=tensor.INT32)
+    for i in range(layout.num_layers):
+        x = _encoder_layer(g, i, x, mask_index, layout.num_heads, eps)
+    pooled = _pool(g, layout.pooling, x, mask)
+    g.nodes.append(
+        g.onnx.helper.make_node("Identity", [pooled], ["sentence_embedding"], name="output")
+    )
+    _save(g, layout.hidden_size, target, weights_file)
