@@ -76,7 +76,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--n", type=int, default=1000, help="passages to embed")
@@ -91,26 +91,15 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.n, args.repeats = 64, 2
+    return args
 
+
+def load_encoders(args: argparse.Namespace, session: Any) -> tuple[Any, Any, Any, Any]:
+    """The raw SentenceTransformer, ours on torch, ours on ONNX int8 and on the fp32 graph."""
     import onnxruntime as ort
-    import torch
     from sentence_transformers import SentenceTransformer
 
-    threads = args.threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    session = ort.SessionOptions()
-    session.intra_op_num_threads = threads
-    session.inter_op_num_threads = 1
-
-    passages, dataset = load_passages(args.data, args.n)
     bs = args.batch_size
-    print(
-        f"{len(passages)} SciFact passages, batch {bs}, {threads} threads, "
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"onnxruntime {ort.__version__}",
-        flush=True,
-    )
-
     raw = SentenceTransformer(packaged_model_path(), device="cpu")
     ours = DefaultEmbeddings(backend="torch", device="cpu", batch_size=bs)
     export_s, fast = timed(
@@ -129,7 +118,185 @@ def main() -> int:
         runtime.session = ort.InferenceSession(
             str(runtime.graph), sess_options=session, providers=["CPUExecutionProvider"]
         )
+    return raw, ours, fast, fp32_onnx
 
+
+def interleaved(
+    runs: dict[str, Callable[[], Any]], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Seconds of every run per contender (the order rotates each repetition); last outputs."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    outputs: dict[str, Any] = {}
+    names = list(runs)
+    for repeat in range(repeats):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for name in order:
+            seconds, outputs[name] = timed(runs[name])
+            times[name].append(seconds)
+        print(
+            f"run {repeat + 1}/{repeats}: " + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names),
+            flush=True,
+        )
+    return times, outputs
+
+
+def cosines(reference: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Row-wise cosine between two matrices of vectors."""
+    return np.sum(reference * other, axis=1) / (
+        np.linalg.norm(reference, axis=1) * np.linalg.norm(other, axis=1)
+    )
+
+
+def retrieval_quality(
+    dataset: Any, n: int, fp32: np.ndarray, int8: np.ndarray, ours: Any, fast: Any
+) -> tuple[int, float, float]:
+    """nDCG@10 of fp32 and int8 vectors on the queries with a relevant passage embedded."""
+    ids = list(dataset.corpus)[:n]
+    present = set(ids)
+    judged = [q for q in dataset.queries if present & set(dataset.qrels[q])]
+    texts = [dataset.queries[q] for q in judged]
+    qrels = [dataset.qrels[q] for q in judged]
+    ndcg_fp32 = ndcg10(fp32, ours.encode_queries(texts) if texts else [], ids, qrels)
+    ndcg_int8 = ndcg10(int8, fast.encode_queries(texts) if texts else [], ids, qrels)
+    return len(judged), ndcg_fp32, ndcg_int8
+
+
+def row(
+    metric: str, ours: float, peer: float, peer_name: str, ratio: float, goal: str, unit: str
+) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "ours": ours,
+        "peer": peer,
+        "peer_name": peer_name,
+        "ratio": ratio,
+        "goal": goal,
+        "unit": unit,
+    }
+
+
+def speed_rows(n: int, med: dict[str, float], added: float, peer: str) -> list[dict[str, Any]]:
+    """Our overhead over raw encode and the ONNX throughput ratios."""
+    raw = med["raw"]
+    return [
+        row(
+            f"embed {n} SciFact passages (torch fp32)",
+            round(med["ours"], 3),
+            round(raw, 3),
+            peer,
+            round(med["ours"] / raw, 4),
+            "<= 1.05",
+            "s",
+        ),
+        row(
+            "work added to encode(): input checks + list conversion",
+            round(raw + added, 4),
+            round(raw, 4),
+            peer,
+            round((raw + added) / raw, 5),
+            "<= 1.05",
+            "s",
+        ),
+        row(
+            "throughput, backend='onnx' int8 vs torch fp32",
+            round(n / med["onnx"], 1),
+            round(n / raw, 1),
+            peer,
+            round(raw / med["onnx"], 3),
+            ">= 3",
+            "passages/s",
+        ),
+        row(
+            "throughput, backend='onnx' fp32 graph vs torch fp32",
+            round(n / med["onnx32"], 1),
+            round(n / raw, 1),
+            peer,
+            round(raw / med["onnx32"], 3),
+            "> 1 to be the default for documents",
+            "passages/s",
+        ),
+    ]
+
+
+def accuracy_rows(
+    n: int, cos: np.ndarray, cos32: np.ndarray, quality: tuple[int, float, float]
+) -> list[dict[str, Any]]:
+    """Cosines of the ONNX vectors against torch fp32 and the int8 nDCG@10 difference."""
+    judged, ndcg_fp32, ndcg_int8 = quality
+    same_passages = "torch fp32 vectors of the same passages"
+    return [
+        row(
+            "min cosine, fp32 ONNX vs torch fp32 vectors",
+            round(float(cos32.min()), 6),
+            1.0,
+            same_passages,
+            round(float(cos32.min()), 6),
+            ">= 0.99999",
+            "cosine",
+        ),
+        row(
+            f"nDCG@10, int8 vs fp32 ({judged} SciFact queries over {n} passages)",
+            round(ndcg_int8, 4),
+            round(ndcg_fp32, 4),
+            "torch fp32, same queries and passages",
+            round(ndcg_int8 - ndcg_fp32, 4),
+            "difference within 0.005",
+            "",
+        ),
+        row(
+            "min cosine, int8 ONNX vs fp32 vectors",
+            round(float(cos.min()), 4),
+            1.0,
+            same_passages,
+            round(float(cos.min()), 4),
+            ">= 0.99",
+            "cosine",
+        ),
+        row(
+            "mean cosine, int8 ONNX vs fp32 vectors",
+            round(float(cos.mean()), 4),
+            1.0,
+            same_passages,
+            round(float(cos.mean()), 4),
+            ">= 0.99",
+            "cosine",
+        ),
+    ]
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print()
+    print("| metric | ours | peer | peer name | ratio ours/peer | goal |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['metric']} | {r['ours']} {r['unit']} | {r['peer']} {r['unit']} | "
+            f"{r['peer_name']} | {r['ratio']} | {r['goal']} |"
+        )
+
+
+def main() -> int:
+    args = parse_args()
+
+    import onnxruntime as ort
+    import torch
+
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    session = ort.SessionOptions()
+    session.intra_op_num_threads = threads
+    session.inter_op_num_threads = 1
+
+    passages, dataset = load_passages(args.data, args.n)
+    bs = args.batch_size
+    print(
+        f"{len(passages)} SciFact passages, batch {bs}, {threads} threads, "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"onnxruntime {ort.__version__}",
+        flush=True,
+    )
+
+    raw, ours, fast, fp32_onnx = load_encoders(args, session)
     runs: dict[str, Callable[[], Any]] = {
         "raw": lambda: raw.encode(passages, batch_size=bs, normalize_embeddings=True),
         "ours": lambda: ours.embed_documents(passages),
@@ -138,19 +305,7 @@ def main() -> int:
     }
     for fn in (raw.encode, ours.embed_documents, fast.embed_documents, fp32_onnx.embed_documents):
         fn(passages[:16])  # warm-up: allocators, kernels, tokenizer caches
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    outputs: dict[str, Any] = {}
-    names = list(runs)
-    for repeat in range(args.repeats):
-        order = names[repeat % len(names) :] + names[: repeat % len(names)]
-        for name in order:
-            seconds, outputs[name] = timed(runs[name])
-            times[name].append(seconds)
-        print(
-            f"run {repeat + 1}/{args.repeats}: "
-            + ", ".join(f"{n} {times[n][-1]:.2f} s" for n in names),
-            flush=True,
-        )
+    times, outputs = interleaved(runs, args.repeats)
 
     med = {name: statistics.median(values) for name, values in times.items()}
     # The only work DefaultEmbeddings adds to encode(): input checks and ndarray -> lists.
@@ -161,107 +316,16 @@ def main() -> int:
     )
     fp32 = np.asarray(outputs["raw"], dtype=np.float64)
     int8 = np.asarray(outputs["onnx"], dtype=np.float64)
-    cos = np.sum(fp32 * int8, axis=1) / (
-        np.linalg.norm(fp32, axis=1) * np.linalg.norm(int8, axis=1)
-    )
-    onnx32 = np.asarray(outputs["onnx32"], dtype=np.float64)
-    cos32 = np.sum(fp32 * onnx32, axis=1) / (
-        np.linalg.norm(fp32, axis=1) * np.linalg.norm(onnx32, axis=1)
-    )
+    cos = cosines(fp32, int8)
+    cos32 = cosines(fp32, np.asarray(outputs["onnx32"], dtype=np.float64))
     # Retrieval quality over the embedded passages: queries with a relevant passage there.
-    ids = list(dataset.corpus)[: len(passages)]
-    present = set(ids)
-    judged = [q for q in dataset.queries if present & set(dataset.qrels[q])]
-    texts = [dataset.queries[q] for q in judged]
-    qrels = [dataset.qrels[q] for q in judged]
-    ndcg_fp32 = ndcg10(fp32, ours.encode_queries(texts) if texts else [], ids, qrels)
-    ndcg_int8 = ndcg10(int8, fast.encode_queries(texts) if texts else [], ids, qrels)
-    same = np.allclose(np.asarray(outputs["ours"]), fp32, atol=1e-5)
     n = len(passages)
+    quality = retrieval_quality(dataset, n, fp32, int8, ours, fast)
+    same = np.allclose(np.asarray(outputs["ours"]), fp32, atol=1e-5)
     peer = f"SentenceTransformer.encode, torch fp32, batch {bs}, {threads} threads"
-    rows = [
-        {
-            "metric": f"embed {n} SciFact passages (torch fp32)",
-            "ours": round(med["ours"], 3),
-            "peer": round(med["raw"], 3),
-            "peer_name": peer,
-            "ratio": round(med["ours"] / med["raw"], 4),
-            "goal": "<= 1.05",
-            "unit": "s",
-        },
-        {
-            "metric": "work added to encode(): input checks + list conversion",
-            "ours": round(med["raw"] + added, 4),
-            "peer": round(med["raw"], 4),
-            "peer_name": peer,
-            "ratio": round((med["raw"] + added) / med["raw"], 5),
-            "goal": "<= 1.05",
-            "unit": "s",
-        },
-        {
-            "metric": "throughput, backend='onnx' int8 vs torch fp32",
-            "ours": round(n / med["onnx"], 1),
-            "peer": round(n / med["raw"], 1),
-            "peer_name": peer,
-            "ratio": round(med["raw"] / med["onnx"], 3),
-            "goal": ">= 3",
-            "unit": "passages/s",
-        },
-        {
-            "metric": "throughput, backend='onnx' fp32 graph vs torch fp32",
-            "ours": round(n / med["onnx32"], 1),
-            "peer": round(n / med["raw"], 1),
-            "peer_name": peer,
-            "ratio": round(med["raw"] / med["onnx32"], 3),
-            "goal": "> 1 to be the default for documents",
-            "unit": "passages/s",
-        },
-        {
-            "metric": "min cosine, fp32 ONNX vs torch fp32 vectors",
-            "ours": round(float(cos32.min()), 6),
-            "peer": 1.0,
-            "peer_name": "torch fp32 vectors of the same passages",
-            "ratio": round(float(cos32.min()), 6),
-            "goal": ">= 0.99999",
-            "unit": "cosine",
-        },
-        {
-            "metric": f"nDCG@10, int8 vs fp32 ({len(judged)} SciFact queries over {n} passages)",
-            "ours": round(ndcg_int8, 4),
-            "peer": round(ndcg_fp32, 4),
-            "peer_name": "torch fp32, same queries and passages",
-            "ratio": round(ndcg_int8 - ndcg_fp32, 4),
-            "goal": "difference within 0.005",
-            "unit": "",
-        },
-        {
-            "metric": "min cosine, int8 ONNX vs fp32 vectors",
-            "ours": round(float(cos.min()), 4),
-            "peer": 1.0,
-            "peer_name": "torch fp32 vectors of the same passages",
-            "ratio": round(float(cos.min()), 4),
-            "goal": ">= 0.99",
-            "unit": "cosine",
-        },
-        {
-            "metric": "mean cosine, int8 ONNX vs fp32 vectors",
-            "ours": round(float(cos.mean()), 4),
-            "peer": 1.0,
-            "peer_name": "torch fp32 vectors of the same passages",
-            "ratio": round(float(cos.mean()), 4),
-            "goal": ">= 0.99",
-            "unit": "cosine",
-        },
-    ]
+    rows = [*speed_rows(n, med, added, peer), *accuracy_rows(n, cos, cos32, quality)]
 
-    print()
-    print("| metric | ours | peer | peer name | ratio ours/peer | goal |")
-    print("|---|---|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['metric']} | {row['ours']} {row['unit']} | {row['peer']} {row['unit']} | "
-            f"{row['peer_name']} | {row['ratio']} | {row['goal']} |"
-        )
+    print_table(rows)
     print(f"\nDefaultEmbeddings vectors equal raw encode (atol 1e-5): {same}")
     if args.smoke:
         print("(smoke run: 64 passages; figures are not comparable with the full run)")
