@@ -117,7 +117,7 @@ def build_store(folder: Path, data: Path, chunks: int, cache: Path) -> None:
     print(out.strip().splitlines()[-2] if out.strip() else "ingested", flush=True)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=scifact_dir())
     parser.add_argument("--chunks", type=int, default=100, help="chunks in the store")
@@ -127,46 +127,56 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.chunks, args.runs = 20, 2
+    return args
 
-    with tempfile.TemporaryDirectory(prefix="embedkit-cold-") as tmp:
-        folder = Path(tmp)
-        cache = folder / "cache"
-        build_store(folder, args.data, args.chunks, cache)
-        search = [sys.executable, "-c", SEARCH, "search", QUERY, "--k", "3"]
-        run_child(search, folder, environment(cache))  # builds the ONNX graph once
-        cases: dict[str, tuple[list[str], dict[str, str]]] = {
-            "search onnx": (search, environment(cache)),
-            "search torch": (search, environment(cache, torch_path=True)),
-        }
-        for label, code in IMPORTS.items():
-            timed = f"import time\nt = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
-            cases[label] = ([sys.executable, "-c", timed], environment(cache))
-        walls: dict[str, list[float]] = {name: [] for name in cases}
-        rss: dict[str, list[float]] = {name: [] for name in cases}
-        inner: dict[str, list[float]] = {name: [] for name in IMPORTS}
-        names = list(cases)
-        for repeat in range(args.runs):
-            order = names[repeat % len(names) :] + names[: repeat % len(names)]
-            for name in order:
-                cmd, env = cases[name]
-                wall, peak, out = run_child(cmd, folder, env)
-                walls[name].append(wall)
-                rss[name].append(peak)
-                if name in inner:
-                    inner[name].append(float(out.strip().splitlines()[-1]))
-            print(
-                f"run {repeat + 1}/{args.runs}: "
-                + ", ".join(f"{n} {walls[n][-1]:.2f} s" for n in names),
-                flush=True,
-            )
 
-    wall = {n: statistics.median(v) for n, v in walls.items()}
-    peak = {n: statistics.median(v) for n, v in rss.items()}
-    imports = {n: statistics.median(v) for n, v in inner.items()}
+def child_cases(search: list[str], cache: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The command and environment of every case: both search paths and each import."""
+    cases: dict[str, tuple[list[str], dict[str, str]]] = {
+        "search onnx": (search, environment(cache)),
+        "search torch": (search, environment(cache, torch_path=True)),
+    }
+    for label, code in IMPORTS.items():
+        timed = f"import time\nt = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
+        cases[label] = ([sys.executable, "-c", timed], environment(cache))
+    return cases
+
+
+def measure(
+    cases: dict[str, tuple[list[str], dict[str, str]]], folder: Path, runs: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]]]:
+    """Wall seconds, peak RSS and in-process import seconds of every run, order rotating."""
+    walls: dict[str, list[float]] = {name: [] for name in cases}
+    rss: dict[str, list[float]] = {name: [] for name in cases}
+    inner: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    names = list(cases)
+    for repeat in range(runs):
+        order = names[repeat % len(names) :] + names[: repeat % len(names)]
+        for name in order:
+            cmd, env = cases[name]
+            wall, peak, out = run_child(cmd, folder, env)
+            walls[name].append(wall)
+            rss[name].append(peak)
+            if name in inner:
+                inner[name].append(float(out.strip().splitlines()[-1]))
+        print(
+            f"run {repeat + 1}/{runs}: " + ", ".join(f"{n} {walls[n][-1]:.2f} s" for n in names),
+            flush=True,
+        )
+    return walls, rss, inner
+
+
+def build_rows(
+    chunks: int,
+    wall: dict[str, float],
+    peak: dict[str, float],
+    imports: dict[str, float],
+) -> list[dict[str, Any]]:
+    """Search wall and RSS (ONNX vs torch path), then one row per import case."""
     torch_peer = "embedkit search, backend='torch' (same store, same run)"
     rows: list[dict[str, Any]] = [
         {
-            "metric": f"embedkit search wall, {args.chunks}-chunk store",
+            "metric": f"embedkit search wall, {chunks}-chunk store",
             "ours": round(wall["search onnx"], 3),
             "peer": round(wall["search torch"], 3),
             "peer_name": torch_peer,
@@ -197,7 +207,10 @@ def main() -> int:
                 "unit": "s",
             }
         )
+    return rows
 
+
+def print_table(rows: list[dict[str, Any]]) -> None:
     print()
     print("| metric | ours | peer | peer name | ratio ours/peer | goal |")
     print("|---|---|---|---|---|---|")
@@ -206,6 +219,25 @@ def main() -> int:
             f"| {row['metric']} | {row['ours']} {row['unit']} | {row['peer']} {row['unit']} | "
             f"{row['peer_name']} | {row['ratio']} | {row['goal']} |"
         )
+
+
+def main() -> int:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="embedkit-cold-") as tmp:
+        folder = Path(tmp)
+        cache = folder / "cache"
+        build_store(folder, args.data, args.chunks, cache)
+        search = [sys.executable, "-c", SEARCH, "search", QUERY, "--k", "3"]
+        run_child(search, folder, environment(cache))  # builds the ONNX graph once
+        walls, rss, inner = measure(child_cases(search, cache), folder, args.runs)
+
+    rows = build_rows(
+        args.chunks,
+        {n: statistics.median(v) for n, v in walls.items()},
+        {n: statistics.median(v) for n, v in rss.items()},
+        {n: statistics.median(v) for n, v in inner.items()},
+    )
+    print_table(rows)
     if args.smoke:
         print(f"(smoke run: {args.chunks} chunks, {args.runs} runs; not for publishing)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
