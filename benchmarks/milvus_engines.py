@@ -76,6 +76,58 @@ def dataset(size: str, args: Any) -> dict[str, Any]:
     return bench.synthetic(int(size), args.dim, args.queries)
 
 
+def raw_dense_ingest(uri: str, data: dict[str, Any], dim: int, local: bool) -> dict[str, Any]:
+    """Ingest ``data`` into a new raw collection: its client, name, seconds and insert seconds."""
+    x, texts, metas = data["x"], data["texts"], data["metas"]
+    n = len(x)
+    raw: dict[str, Any] = {}
+
+    def ingest() -> None:
+        # both sides start from no collection: the store creates (and loads) its own inside
+        # add_texts, so the raw side's create_collection is timed too
+        client, name = raw_collection(uri, dim, local)
+        raw.update(client=client, name=name, start=time.perf_counter())
+        for s in range(0, n, 1000):
+            vectors = x[s : s + 1000].tolist()
+            rows = [
+                {"id": str(s + i), "text": texts[s + i], "metadata": metas[s + i], "dense": v}
+                for i, v in enumerate(vectors)
+            ]
+            client.insert(name, rows)
+        if detect_engine(client, local=local).flush_after_writes:
+            client.flush(name)
+        raw["inserts"] = time.perf_counter() - raw["start"]
+
+    raw["seconds"], _ = bench.timed(ingest)
+    return raw
+
+
+def raw_dense_search(client: Any, name: str, vector: list[float], **kwargs: Any) -> Any:
+    """The store's dense request, sent raw."""
+    return client.search(
+        name,
+        data=[vector],
+        anns_field="dense",
+        limit=bench.K,
+        output_fields=["text", "metadata"],
+        **kwargs,
+    )
+
+
+def bounded_p50(
+    store: EmbedKitVectorStore, client: Any, name: str, q: Any, ours: Any
+) -> dict[str, float]:
+    """Dense p50 of the store and the raw client at Bounded consistency (a server)."""
+    # the level is a constructor option of the backend; set it on this store's backend
+    store._backend.consistency_level = "Bounded"  # type: ignore[attr-defined]
+    bounded = {
+        "ours": ours,
+        "raw": lambda j: raw_dense_search(client, name, q[j].tolist(), consistency_level="Bounded"),
+    }
+    times = bench.latency(bounded, len(q))
+    return {key: round(statistics.median(values), 2) for key, values in times.items()}
+
+
 def run(uri: str, size: str, args: Any) -> dict[str, Any]:
     local = uri == "lite"
     tmp = Path(tempfile.mkdtemp(prefix="bench-milvus-"))
@@ -91,41 +143,14 @@ def run(uri: str, size: str, args: Any) -> dict[str, Any]:
     ours_ingest, _ = bench.timed(
         lambda: store.add_texts(data["texts"], data["metas"], ids=[str(i) for i in range(n)])
     )
-    raw_uri = str(tmp / "raw.db") if local else uri
-    raw: dict[str, Any] = {}
-
-    def raw_ingest() -> None:
-        # both sides start from no collection: the store creates (and loads) its own inside
-        # add_texts, so the raw side's create_collection is timed too
-        client, name = raw_collection(raw_uri, args.dim, local)
-        raw.update(client=client, name=name, start=time.perf_counter())
-        texts, metas = data["texts"], data["metas"]
-        for s in range(0, n, 1000):
-            vectors = x[s : s + 1000].tolist()
-            rows = [
-                {"id": str(s + i), "text": texts[s + i], "metadata": metas[s + i], "dense": v}
-                for i, v in enumerate(vectors)
-            ]
-            client.insert(name, rows)
-        if detect_engine(client, local=local).flush_after_writes:
-            client.flush(name)
-        raw["inserts"] = time.perf_counter() - raw["start"]
-
-    raw_ingest_s, _ = bench.timed(raw_ingest)
+    raw = raw_dense_ingest(str(tmp / "raw.db") if local else uri, data, args.dim, local)
     client, name = raw["client"], raw["name"]
     contenders = {
         "ours": lambda j: store.similarity_search_by_vector(q[j].tolist(), k=bench.K),
-        "raw": lambda j: client.search(
-            name,
-            data=[q[j].tolist()],
-            anns_field="dense",
-            limit=bench.K,
-            output_fields=["text", "metadata"],
-        ),
+        "raw": lambda j: raw_dense_search(client, name, q[j].tolist()),
         "numpy": lambda j: bench.numpy_dense(x, q[j], bench.K),
     }
-    nq = len(q)
-    times = bench.latency(contenders, nq)
+    times = bench.latency(contenders, len(q))
     p50 = {name: statistics.median(values) for name, values in times.items()}
     row: dict[str, Any] = {
         "engine": engine.label,
@@ -133,29 +158,13 @@ def run(uri: str, size: str, args: Any) -> dict[str, Any]:
         "n": n,
         "ingest_s": {
             "ours": round(ours_ingest, 2),
-            "raw": round(raw_ingest_s, 2),
+            "raw": round(raw["seconds"], 2),
             "raw_inserts_only": round(raw["inserts"], 2),
         },
         "dense_p50_ms": {key: round(value, 2) for key, value in p50.items()},
     }
     if not local:
-        # the level is a constructor option of the backend; set it on this store's backend
-        store._backend.consistency_level = "Bounded"  # type: ignore[attr-defined]
-        bounded = {
-            "ours": contenders["ours"],
-            "raw": lambda j: client.search(
-                name,
-                data=[q[j].tolist()],
-                anns_field="dense",
-                limit=bench.K,
-                output_fields=["text", "metadata"],
-                consistency_level="Bounded",
-            ),
-        }
-        times = bench.latency(bounded, nq)
-        row["dense_bounded_p50_ms"] = {
-            key: round(statistics.median(values), 2) for key, values in times.items()
-        }
+        row["dense_bounded_p50_ms"] = bounded_p50(store, client, name, q, contenders["ours"])
     store.close()
     client.close()
     if engine.native_hybrid:
@@ -163,27 +172,13 @@ def run(uri: str, size: str, args: Any) -> dict[str, Any]:
     return row
 
 
-def hybrid(where: str, data: dict[str, Any], args: Any) -> dict[str, float]:
-    """Hybrid p50: the store (BM25 + dense, RRF on the engine) vs the same request raw."""
-    from pymilvus import AnnSearchRequest, RRFRanker
-    from scipy.sparse import csr_matrix
-
-    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-
-    local = "://" not in where
-    x, q, qtexts = data["x"], data["q"], data["qtexts"]
+def raw_hybrid_collection(
+    uri: str, data: dict[str, Any], docs: list[Any], dim: int, local: bool
+) -> tuple[Any, str]:
+    """A raw dense + sparse collection holding ``data`` with the store's BM25 vectors."""
+    client, name = raw_collection(uri, dim, local, sparse=True)
+    x, texts, metas = data["x"], data["texts"], data["metas"]
     n = len(x)
-    emb = bench.Precomputed(x, {t: q[j] for j, t in enumerate(qtexts)})
-    store = EmbedKitVectorStore(
-        emb, BM25SparseEmbeddings(), uri=where, collection_name=f"hy_{uuid.uuid4().hex[:8]}"
-    )
-    store.add_texts(data["texts"], data["metas"], ids=[str(i) for i in range(n)])
-    sparse = store.sparse_embedding
-    assert sparse is not None
-    docs = sparse.embed_documents(data["texts"])
-    raw_uri = where.replace(".db", "-raw.db") if local else where
-    client, name = raw_collection(raw_uri, args.dim, local, sparse=True)
-    texts, metas = data["texts"], data["metas"]
     for s in range(0, n, 1000):
         client.insert(
             name,
@@ -200,15 +195,44 @@ def hybrid(where: str, data: dict[str, Any], args: Any) -> dict[str, float]:
         )
     if detect_engine(client, local=local).flush_after_writes:
         client.flush(name)
+    return client, name
+
+
+def sparse_matrix(docs: list[Any], width: int) -> Any:
+    """The documents' sparse vectors as one CSR matrix (rows: documents)."""
+    from scipy.sparse import csr_matrix
+
     indptr = np.cumsum([0] + [len(v) for v in docs])
-    csr = csr_matrix(
+    return csr_matrix(
         (
             np.concatenate([np.asarray(v.values, np.float32) for v in docs]),
             np.concatenate([np.asarray(v.indices, np.int64) for v in docs]),
             indptr,
         ),
-        shape=(n, max(sparse.dim, 1)),
+        shape=(len(docs), max(width, 1)),
     )
+
+
+def hybrid(where: str, data: dict[str, Any], args: Any) -> dict[str, float]:
+    """Hybrid p50: the store (BM25 + dense, RRF on the engine) vs the same request raw."""
+    from pymilvus import AnnSearchRequest, RRFRanker
+
+    from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+
+    local = "://" not in where
+    x, q, qtexts = data["x"], data["q"], data["qtexts"]
+    n = len(x)
+    emb = bench.Precomputed(x, {t: q[j] for j, t in enumerate(qtexts)})
+    store = EmbedKitVectorStore(
+        emb, BM25SparseEmbeddings(), uri=where, collection_name=f"hy_{uuid.uuid4().hex[:8]}"
+    )
+    store.add_texts(data["texts"], data["metas"], ids=[str(i) for i in range(n)])
+    sparse = store.sparse_embedding
+    assert sparse is not None
+    docs = sparse.embed_documents(data["texts"])
+    raw_uri = where.replace(".db", "-raw.db") if local else where
+    client, name = raw_hybrid_collection(raw_uri, data, docs, args.dim, local)
+    csr = sparse_matrix(docs, sparse.dim)
     fetch = 4 * bench.K
 
     def raw(j: int) -> Any:
