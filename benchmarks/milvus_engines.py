@@ -36,8 +36,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import store as bench
@@ -198,21 +196,6 @@ def raw_hybrid_collection(
     return client, name
 
 
-def sparse_matrix(docs: list[Any], width: int) -> Any:
-    """The documents' sparse vectors as one CSR matrix (rows: documents)."""
-    from scipy.sparse import csr_matrix
-
-    indptr = np.cumsum([0] + [len(v) for v in docs])
-    return csr_matrix(
-        (
-            np.concatenate([np.asarray(v.values, np.float32) for v in docs]),
-            np.concatenate([np.asarray(v.indices, np.int64) for v in docs]),
-            indptr,
-        ),
-        shape=(len(docs), max(width, 1)),
-    )
-
-
 def hybrid(where: str, data: dict[str, Any], args: Any) -> dict[str, float]:
     """Hybrid p50: the store (BM25 + dense, RRF on the engine) vs the same request raw."""
     from pymilvus import AnnSearchRequest, RRFRanker
@@ -232,7 +215,7 @@ def hybrid(where: str, data: dict[str, Any], args: Any) -> dict[str, float]:
     docs = sparse.embed_documents(data["texts"])
     raw_uri = where.replace(".db", "-raw.db") if local else where
     client, name = raw_hybrid_collection(raw_uri, data, docs, args.dim, local)
-    csr = sparse_matrix(docs, sparse.dim)
+    csr = bench.sparse_csr(docs, sparse.dim)
     fetch = 4 * bench.K
 
     def raw(j: int) -> Any:

@@ -298,27 +298,22 @@ def latency(contenders: dict[str, Callable[[int], Any]], nq: int) -> dict[str, l
     return times
 
 
-def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: list[dict]) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
-    x, q, qtexts = data["x"], data["q"], data["qtexts"]
-    n, dim = x.shape
-    emb = Precomputed(x, {t: q[j] for j, t in enumerate(qtexts)})
-    vector_bytes = float(x.nbytes)
-    print(f"\n[{label}] {engine}: {n} x {dim}", flush=True)
-
-    # ingest: raw client and ours interleaved part by part (so both see the same machine
-    # load), then the LangChain partner store; connections and collections are opened before
-    # the clock starts, so only the writes are timed.
+def raw_store(engine: str, tmp: Path, dim: int) -> Any:
+    """The raw client's empty collection, opened before any clock starts."""
     if engine == "milvus":
-        raw = milvus_raw_collection(str(tmp / "raw.db"), dim)
-    else:
-        raw = chroma_client().create_collection(
-            "raw", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
-    store = ours(engine, str(tmp / "ours.db"), emb, None, "ours")
-    spent = {"raw": 0.0, "ours": 0.0}
-    step = -(-n // args.parts_ingest)
+        return milvus_raw_collection(str(tmp / "raw.db"), dim)
+    return chroma_client().create_collection(
+        "raw", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
 
+
+def interleaved_ingest(
+    engine: str, store: Any, raw: Any, data: dict[str, Any], parts: int
+) -> tuple[float, float]:
+    """Seconds the raw client and ours spend writing ``data``, part by part, interleaved."""
+    n = len(data["x"])
+    spent = {"raw": 0.0, "ours": 0.0}
+    step = -(-n // parts)
     for number, start in enumerate(range(0, n, step)):
         part = slice(start, min(n, start + step))
         # who goes first alternates: the engine's background work after one writer's flush
@@ -326,18 +321,14 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
         for who in ("raw", "ours") if number % 2 == 0 else ("ours", "raw"):
             t, _ = timed(lambda: write_part(engine, who, store, raw, data, part))  # noqa: B023
             spent[who] += t
-    t_raw, t_ours = spent["raw"], spent["ours"]
-    peer = None
-    if not args.no_peers:
-        t_peer, peer = timed(lambda: peer_ingest(engine, str(tmp / "peer.db"), emb, data))
-    print(f"  ingest: raw {t_raw:.2f}s ours {t_ours:.2f}s", flush=True)
-    rows.append(row(f"{label} {engine} ingest", t_ours, t_raw, "raw client", "<= 1.10", "s"))
-    if peer is not None:
-        peer_name = f"langchain-{engine}"
-        rows.append(row(f"{label} {engine} ingest", t_ours, t_peer, peer_name, "", "s"))
-    # memory: each writer alone in a fresh process (growth in one shared process depends on
-    # who ran first). Milvus Lite 3 and Chroma run inside the process, so the engine's own
-    # copy of the data is part of both figures; the store's share is what it adds on top.
+    return spent["raw"], spent["ours"]
+
+
+def memory_rows(engine: str, label: str, args: Any, vector_bytes: float, rows: list[dict]) -> None:
+    """Peak RSS growth of each writer alone in a fresh process, per byte of vectors."""
+    # Growth in one shared process depends on who ran first. Milvus Lite 3 and Chroma run
+    # inside the process, so the engine's own copy of the data is part of both figures; the
+    # store's share is what it adds on top.
     grown = {who: memory_probe(engine, who, label, args) for who in ("raw", "ours")}
     print(f"  peak RSS growth MB: raw {grown['raw'] / 1e6:.0f} ours {grown['ours'] / 1e6:.0f}")
     rows.append(
@@ -361,25 +352,41 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
         )
     )
 
-    # hybrid store (BM25 fitted while ingesting)
-    sparse = BM25SparseEmbeddings()
-    hybrid = ours(engine, str(tmp / "hybrid.db"), emb, sparse, "hybrid")
-    t_h, _ = timed(lambda: hybrid.add_texts(data["texts"], data["metas"]))
-    print(f"  hybrid ingest (BM25 fit + encode + write): {t_h:.2f}s", flush=True)
-    sparse = hybrid.sparse_embedding
+
+def sparse_csr(docs: list[Any], width: int) -> Any:
+    """The documents' sparse vectors as one CSR matrix (rows: documents)."""
     from scipy.sparse import csr_matrix
 
-    doc_sparse = sparse.embed_documents(data["texts"])
-    indptr = np.cumsum([0] + [len(v) for v in doc_sparse])
-    csr = csr_matrix(
+    indptr = np.cumsum([0] + [len(v) for v in docs])
+    return csr_matrix(
         (
-            np.concatenate([np.asarray(v.values, np.float32) for v in doc_sparse]),
-            np.concatenate([np.asarray(v.indices, np.int64) for v in doc_sparse]),
+            np.concatenate([np.asarray(v.values, np.float32) for v in docs]),
+            np.concatenate([np.asarray(v.indices, np.int64) for v in docs]),
             indptr,
         ),
-        shape=(n, max(sparse.dim, 1)),
+        shape=(len(docs), max(width, 1)),
     )
-    fetch = max(4 * K, 20)
+
+
+def query32(emb: Embeddings, text: str) -> np.ndarray:
+    """The query vector in float32, like the stored vectors."""
+    # a float64 query would make numpy upcast the whole matrix on every search and look
+    # several times slower than exact search is
+    return np.asarray(emb.embed_query(text), dtype=np.float32)
+
+
+def warmed_latency(contenders: dict[str, Callable[[int], Any]], nq: int) -> dict[str, list[float]]:
+    """:func:`latency` after each contender ran the first five queries once."""
+    for j in range(min(5, nq)):  # warm-up
+        for fn in contenders.values():
+            fn(j)
+    return latency(contenders, nq)
+
+
+def dense_latency(
+    engine: str, store: Any, raw: Any, peer: Any, emb: Embeddings, x: np.ndarray, qtexts: list[str]
+) -> dict[str, list[float]]:
+    """Dense top-K latency of ours, the raw client, exact numpy and the LangChain store."""
 
     def raw_dense(j: int) -> Any:
         if engine == "milvus":
@@ -397,22 +404,22 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
             include=["documents", "metadatas", "distances"],
         )
 
-    def query32(j: int) -> np.ndarray:
-        # float32 like the stored vectors: a float64 query would make numpy upcast the whole
-        # matrix on every search and look several times slower than exact search is
-        return np.asarray(emb.embed_query(qtexts[j]), dtype=np.float32)
-
     contenders: dict[str, Callable[[int], Any]] = {
         "ours": lambda j: store.similarity_search_with_score(qtexts[j], k=K),
         "raw": raw_dense,
-        "numpy": lambda j: numpy_dense(x, query32(j), K),
+        "numpy": lambda j: numpy_dense(x, query32(emb, qtexts[j]), K),
     }
     if peer is not None:
         contenders["peer"] = lambda j: peer.similarity_search_with_score(qtexts[j], k=K)
-    for j in range(min(5, len(qtexts))):  # warm-up
-        for fn in contenders.values():
-            fn(j)
-    dense_t = latency(contenders, len(qtexts))
+    return warmed_latency(contenders, len(qtexts))
+
+
+def hybrid_latency(
+    engine: str, hybrid: Any, emb: Embeddings, x: np.ndarray, csr: Any, qtexts: list[str]
+) -> dict[str, list[float]]:
+    """Hybrid top-K latency of ours, exact numpy and (Milvus) the same request raw."""
+    sparse = hybrid.sparse_embedding
+    fetch = max(4 * K, 20)
 
     def raw_hybrid(j: int) -> Any:
         from pymilvus import AnnSearchRequest, RRFRanker
@@ -424,24 +431,24 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
             ),
             AnnSearchRequest([sq.as_dict()], "sparse", {"metric_type": "IP"}, fetch),
         ]
-        return hybrid._backend.client.hybrid_search(  # type: ignore[attr-defined]
+        return hybrid._backend.client.hybrid_search(
             "hybrid", requests, RRFRanker(60), limit=K, output_fields=["text", "metadata"]
         )
 
     hyb: dict[str, Callable[[int], Any]] = {
         "ours": lambda j: hybrid.similarity_search_with_score(qtexts[j], k=K),
         "numpy": lambda j: numpy_hybrid(
-            x, csr, query32(j), sparse.embed_query(qtexts[j]), K, fetch
+            x, csr, query32(emb, qtexts[j]), sparse.embed_query(qtexts[j]), K, fetch
         ),
     }
     if engine == "milvus":
         hyb["raw"] = raw_hybrid
-    for j in range(min(5, len(qtexts))):
-        for fn in hyb.values():
-            fn(j)
-    hybrid_t = latency(hyb, len(qtexts))
+    return warmed_latency(hyb, len(qtexts))
 
-    for mode, times in (("dense", dense_t), ("hybrid", hybrid_t)):
+
+def latency_rows(metric_prefix: str, engine: str, modes: dict[str, Any], rows: list[dict]) -> None:
+    """Print p50/p95 per mode and append the rows against raw, numpy and the peer."""
+    for mode, times in modes.items():
         p50 = {name: statistics.median(v) for name, v in times.items()}
         p95 = {name: percentile(v, 95) for name, v in times.items()}
         print(
@@ -449,7 +456,7 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
             + ", ".join(f"{name} {p50[name]:.2f} (p95 {p95[name]:.2f})" for name in times),
             flush=True,
         )
-        metric = f"{label} {engine} {mode} query"
+        metric = f"{metric_prefix} {mode} query"
         if "raw" in p50:
             goal = f"<= {max(1.2, (p50['raw'] + 1.0) / p50['raw']):.2f}"
             rows.append(row(f"{metric} p50", p50["ours"], p50["raw"], "raw client", goal, "ms"))
@@ -459,6 +466,41 @@ def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: l
             rows.append(
                 row(f"{metric} p50", p50["ours"], p50["peer"], f"langchain-{engine}", "", "ms")
             )
+
+
+def run_engine(engine: str, data: dict[str, Any], label: str, args: Any, rows: list[dict]) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{engine}-"))
+    x, q, qtexts = data["x"], data["q"], data["qtexts"]
+    n, dim = x.shape
+    emb = Precomputed(x, {t: q[j] for j, t in enumerate(qtexts)})
+    print(f"\n[{label}] {engine}: {n} x {dim}", flush=True)
+
+    # ingest: raw client and ours interleaved part by part (so both see the same machine
+    # load), then the LangChain partner store; connections and collections are opened before
+    # the clock starts, so only the writes are timed.
+    raw = raw_store(engine, tmp, dim)
+    store = ours(engine, str(tmp / "ours.db"), emb, None, "ours")
+    t_raw, t_ours = interleaved_ingest(engine, store, raw, data, args.parts_ingest)
+    peer = None
+    if not args.no_peers:
+        t_peer, peer = timed(lambda: peer_ingest(engine, str(tmp / "peer.db"), emb, data))
+    print(f"  ingest: raw {t_raw:.2f}s ours {t_ours:.2f}s", flush=True)
+    rows.append(row(f"{label} {engine} ingest", t_ours, t_raw, "raw client", "<= 1.10", "s"))
+    if peer is not None:
+        peer_name = f"langchain-{engine}"
+        rows.append(row(f"{label} {engine} ingest", t_ours, t_peer, peer_name, "", "s"))
+    memory_rows(engine, label, args, float(x.nbytes), rows)
+
+    # hybrid store (BM25 fitted while ingesting)
+    hybrid = ours(engine, str(tmp / "hybrid.db"), emb, BM25SparseEmbeddings(), "hybrid")
+    t_h, _ = timed(lambda: hybrid.add_texts(data["texts"], data["metas"]))
+    print(f"  hybrid ingest (BM25 fit + encode + write): {t_h:.2f}s", flush=True)
+    sparse = hybrid.sparse_embedding
+    csr = sparse_csr(sparse.embed_documents(data["texts"]), sparse.dim)
+
+    dense_t = dense_latency(engine, store, raw, peer, emb, x, qtexts)
+    hybrid_t = hybrid_latency(engine, hybrid, emb, x, csr, qtexts)
+    latency_rows(f"{label} {engine}", engine, {"dense": dense_t, "hybrid": hybrid_t}, rows)
     for closable in (store, hybrid):
         closable.close()
     if engine == "milvus":
