@@ -19,11 +19,13 @@ Milvus server >=2.4.3  SERVER24  yes            no                  release note
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from langchain_embedkit.errors import StoreLockedError
@@ -202,6 +204,8 @@ def connect(pymilvus: Any, uri: str, kwargs: Mapping[str, Any], *, local: bool) 
     if found:
         secrets.append(found.group(1))
     attempts = 3 if local else 1
+    if local:
+        repair_lite_indexes(os.path.abspath(uri))
     for attempt in range(attempts):
         try:
             return pymilvus.MilvusClient(uri=uri, **kwargs)
@@ -263,3 +267,64 @@ def entity(row: Row, text_max_length: int, *, sparse_field: bool) -> dict[str, A
         sparse = row.sparse if row.sparse is not None else SparseVector()
         out["sparse"] = sparse.as_dict() if len(sparse) else dict(EMPTY_SPARSE)
     return out
+
+
+def repair_lite_indexes(data_dir: str | os.PathLike[str]) -> list[Path]:
+    """Remove the FLAT index files a killed milvus-lite 3 process left half-written.
+
+    milvus-lite 3.2 writes a segment's FLAT index (``indexes/*.flat.idx``, NPY format) in place
+    rather than through a temporary file, so a process killed during that write leaves a
+    truncated file that the engine then fails to load on every open ("No data left in file").
+    The file is derived from the segment's stored vectors and rebuilt when it is absent, so
+    removing a truncated one loses nothing. Runs only while no process holds the engine's
+    ``LOCK`` (an engine that is running has its indexes in memory and may be writing one).
+
+    Returns:
+        The files removed.
+    """
+    root = Path(data_dir)
+    lock = root / "LOCK"
+    if not (root / "collections").is_dir() or not lock.is_file():
+        return []
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - milvus-lite runs on Linux and macOS only
+        return []
+    removed: list[Path] = []
+    with lock.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return []
+        try:
+            for path in root.glob("collections/*/partitions/*/indexes/*.flat.idx"):
+                if _truncated_npy(path):
+                    path.unlink()
+                    removed.append(path)
+                    logger.warning(
+                        "Removed %s: a process was stopped while milvus-lite wrote this index; "
+                        "the engine rebuilds it from the stored vectors.",
+                        path,
+                    )
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return removed
+
+
+def _truncated_npy(path: Path) -> bool:
+    """Whether ``path`` is shorter than its NPY header says (or has no whole header)."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as stream:
+            version = npy.read_magic(stream)
+            readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+            if version not in readers:  # a format this check does not know: leave it
+                return False
+            shape, _, dtype = readers[version](stream)
+            offset = stream.tell()
+    except (ValueError, OSError, EOFError, SyntaxError):
+        return True
+    return size < offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
