@@ -153,7 +153,7 @@ def _ingest(
     )
     session.save_state()
     # 2. new and changed chunks land before anything is deleted
-    _write(session, to_write, changed)
+    _write(session, to_write)
     # 3. then what the files no longer have
     if stale:
         store.delete(ids=sorted(stale))
@@ -203,9 +203,10 @@ def _stored(store: Any, ids: Sequence[str]) -> dict[str, Document]:
     return existing
 
 
-def _write(session: Session, to_write: Sequence[Document], changed: set[str]) -> None:
-    """Embed and write in batches. A changed chunk keeps its id and is replaced in place
-    (upsert); BM25 learns its words first, as it learns those of new chunks."""
+def _write(session: Session, to_write: Sequence[Document]) -> None:
+    """Embed and write in batches. A changed chunk keeps its id and is replaced in place:
+    an upsert, for which the store takes the old text's words out of BM25 and puts the
+    new ones in (nothing here may change the statistics behind the store's back)."""
     if not to_write:
         return
     store = session.store
@@ -214,12 +215,7 @@ def _write(session: Session, to_write: Sequence[Document], changed: set[str]) ->
     with _progress(None, session, desc="Embedding", unit="chunk", total=len(to_write)) as bar:
         for offset in range(0, len(to_write), 256):
             batch = to_write[offset : offset + 256]
-            edited = [d.page_content for d in batch if str(d.id) in changed]
-            if edited:
-                session.sparse.partial_fit(edited)
             store.add_documents(batch, ids=[str(d.id) for d in batch])
-            if edited:
-                store.save_sparse_state()
             bar.update(len(batch))
     loaded = session.timings.get("model load", 0.0) - loaded
     session.timings["embed+write"] = time.perf_counter() - start - loaded

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from langchain_embedkit.loaders import discover_files, load_file, split_documents
+from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+from langchain_embedkit.vectorstores.sparse_log import StateFiles
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="POSIX signals")]
 
@@ -220,3 +222,22 @@ def test_an_interrupted_first_ingest_then_deleted_files_leave_no_chunks(
     assert set(before) <= set(landed)
     assert_converged(after, out, now)
     assert not any(key.startswith("r") for key in after)
+
+
+def test_an_update_leaves_bm25_equal_to_a_fresh_fit_on_what_is_stored(
+    baseline: tuple[Path, Path, dict[str, Any]],
+) -> None:
+    """Edited chunks are upserts: the saved statistics (base file and change log) count
+    each stored text once, as a fresh fit on them would."""
+    work, template, _ = baseline
+    shutil.rmtree(work)
+    shutil.copytree(template, work, symlinks=True)
+    write_v2(work / "docs")
+    done = worker(work, "-", *INGEST)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "refitting" not in done.stderr.lower(), done.stderr[-3000:]
+    state = work / "embedkit.db.embedkit.sparse.json"
+    saved = BM25SparseEmbeddings.load(state)
+    StateFiles(state).load(saved)
+    fresh = BM25SparseEmbeddings.load(state).fit(list(flat(expected(work / "docs")).values()))
+    assert saved.statistics() == fresh.statistics()
