@@ -14,6 +14,7 @@ from langchain_tests.integration_tests import VectorStoreIntegrationTests
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 from langchain_embedkit.vectorstores import ChromaOptions, EmbedKitVectorStore, MilvusOptions
 from langchain_embedkit.vectorstores.backends import NativeHybrid, native_hybrid
+from langchain_embedkit.vectorstores.backends import milvus as milvus_backend
 from langchain_embedkit.vectorstores.backends.milvus import MilvusBackend
 
 TEXTS = [
@@ -115,11 +116,11 @@ def test_client_kwargs_and_token_reach_the_milvus_client(
     class Refused(Exception):
         pass
 
-    def connect(self: MilvusBackend, pymilvus: Any, uri: str, kwargs: dict[str, Any]) -> Any:
+    def connect(pymilvus: Any, uri: str, kwargs: dict[str, Any], *, local: bool) -> Any:
         seen.update(kwargs, uri=uri)
         raise Refused
 
-    monkeypatch.setattr(MilvusBackend, "_connect", connect)
+    monkeypatch.setattr(milvus_backend, "connect", connect)
     tls = {
         "secure": True,
         "server_pem_path": str(tmp_path / "ca.pem"),
