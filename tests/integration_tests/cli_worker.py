@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -97,6 +98,9 @@ def report(label: str) -> None:
 
 
 if __name__ == "__main__":
+    # A suite started in the background of a non-interactive shell hands its children
+    # SIGINT ignored; Ctrl-C in a terminal interrupts, and that is what the tests send.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     point, *options = sys.argv[1 : sys.argv.index("--")]
     argv = sys.argv[sys.argv.index("--") + 1 :]
     stage, _, number = point.partition(":")
