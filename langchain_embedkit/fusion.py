@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-__all__ = ["Normalization", "Ranking", "rrf", "weighted"]
+__all__ = ["Normalization", "Ranking", "default_fetch_k", "rrf", "weighted"]
 
 Ranking = Sequence[tuple[str, float]]
 Normalization = Literal["minmax", "none"]
@@ -126,3 +126,13 @@ def weighted(
         for doc_id, s in normed.items():
             scores[doc_id] = scores.get(doc_id, 0.0) + w * s
     return _sorted(scores)
+
+
+def default_fetch_k(k: int) -> int:
+    """Candidates asked of each leg (or of the search before a rerank or MMR) for ``k``
+    results: ``max(4 * k, 20)``.
+
+    >>> default_fetch_k(3), default_fetch_k(10)
+    (20, 40)
+    """
+    return max(4 * k, 20)

@@ -22,7 +22,7 @@ from langchain_core.runnables import RunnableConfig, run_in_executor
 from pydantic import ConfigDict, model_validator
 from typing_extensions import Self
 
-from langchain_embedkit.fusion import Normalization, rrf, weighted
+from langchain_embedkit.fusion import Normalization, default_fetch_k, rrf, weighted
 
 __all__ = ["LEG_SCORE_KEYS", "HybridRetriever"]
 
@@ -212,7 +212,7 @@ class HybridRetriever(BaseRetriever):
         return k
 
     def _fetch_size(self, k: int) -> int:
-        return self.fetch_k if self.fetch_k is not None else max(4 * k, 20)
+        return self.fetch_k if self.fetch_k is not None else default_fetch_k(k)
 
     def _fuse(self, results: Sequence[Sequence[Document]], k: int) -> list[Document]:
         # Text -> id of the first document with that text that has an id, so an id-less

@@ -12,6 +12,7 @@ from langchain_embedkit.cli.commands import _check_k, _make_reranker, _parse_fil
 from langchain_embedkit.cli.errors import CLIError
 from langchain_embedkit.cli.output import _clip
 from langchain_embedkit.cli.session import Session
+from langchain_embedkit.fusion import default_fetch_k
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -31,7 +32,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     from langchain_embedkit.chains import create_rag_chain
 
     reranker = _make_reranker(args.rerank, k) if args.rerank else None
-    search_kwargs: dict[str, Any] = {"k": max(4 * k, 20) if reranker else k}
+    search_kwargs: dict[str, Any] = {"k": default_fetch_k(k) if reranker else k}
     if where:
         search_kwargs["filter"] = where
     retriever = session.store.as_retriever(retrieval_mode=args.mode, search_kwargs=search_kwargs)

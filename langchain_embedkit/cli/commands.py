@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_embedkit.cli.errors import CLIError
 from langchain_embedkit.cli.output import _progress, _results_table, _timing_line
 from langchain_embedkit.cli.session import Session
+from langchain_embedkit.fusion import default_fetch_k
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -259,7 +260,7 @@ def _retrieve(
         session.model()  # load outside the timed part
     start = time.perf_counter()
     pairs = store.similarity_search_with_relevance_scores(
-        query, k=max(4 * k, 20) if reranker else k, filter=where, retrieval_mode=mode
+        query, k=default_fetch_k(k) if reranker else k, filter=where, retrieval_mode=mode
     )
     if reranker is not None:
         docs = reranker.compress_documents([doc for doc, _ in pairs], query)

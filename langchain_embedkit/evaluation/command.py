@@ -22,7 +22,7 @@ from langchain_embedkit.sparse.analyzers import BUILTIN_ANALYZERS
 if TYPE_CHECKING:
     from langchain_embedkit.evaluation.datasets import RetrievalDataset
 
-__all__ = ["add_parser", "build_parser", "main", "parse_embeddings", "run"]
+__all__ = ["add_parser", "build_parser", "main", "run"]
 
 DESCRIPTION = (
     "Evaluate embedding models and retrieval modes (dense, sparse, hybrid, hybrid+rerank) "

@@ -18,7 +18,7 @@ from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 
 from langchain_embedkit.errors import DimensionMismatchError
-from langchain_embedkit.fusion import Normalization
+from langchain_embedkit.fusion import Normalization, default_fetch_k
 from langchain_embedkit.types import RetrievalMode
 from langchain_embedkit.vectorstores import scoring
 from langchain_embedkit.vectorstores.arguments import (
@@ -60,11 +60,6 @@ logger = logging.getLogger(__name__)
 _MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
 # below this k a search never asks the engine for its count; above, k is clamped to it
 _CLAMP_FROM = 100
-
-
-def default_fetch_k(k: int) -> int:
-    """Candidates per leg for hybrid search and MMR: ``max(4 * k, 20)``."""
-    return max(4 * k, 20)
 
 
 class EmbedKitVectorStore(StoreWrites, VectorStore):

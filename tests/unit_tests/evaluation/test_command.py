@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from langchain_embedkit.embeddings.factory import parse_embeddings
 from langchain_embedkit.evaluation import command
-from langchain_embedkit.evaluation.command import UsageError, add_parser, main, parse_embeddings
+from langchain_embedkit.evaluation.command import UsageError, add_parser, main
 
 
 def test_add_parser_registers_eval_with_a_handler() -> None:
