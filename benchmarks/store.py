@@ -55,14 +55,14 @@ from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings  # noqa: E402
 from langchain_embedkit.vectorstores import EmbedKitVectorStore  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from store_changes import run_changes  # noqa: E402
-from store_data import (  # noqa: E402
+from _store_data import (  # noqa: E402
     Precomputed,
     beir,
     numpy_dense,
     numpy_hybrid,
     synthetic,
 )
+from store_changes import run_changes  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out" / "store.json"
 K = 10

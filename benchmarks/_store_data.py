@@ -1,5 +1,7 @@
 """Data and exact references for ``benchmarks/store.py`` and ``benchmarks/milvus_engines.py``.
 
+A module, not a benchmark: ``run_all`` skips names that start with ``_``.
+
 Synthetic rows (random unit vectors with Zipf-distributed words and metadata) or SciFact's texts
 with random vectors, an ``Embeddings`` that looks precomputed vectors up, and the exact numpy
 searches the engines are compared with.
