@@ -18,6 +18,7 @@ Milvus server >=2.4.3  SERVER24  yes            no                  release note
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -38,6 +39,7 @@ from langchain_embedkit.vectorstores._filters_milvus import (
     MilvusDialect,
 )
 from langchain_embedkit.vectorstores.backends.base import Row
+from langchain_embedkit.vectorstores.ids import canonical_json
 
 __all__ = [
     "CONSISTENCY_LEVELS",
@@ -49,6 +51,7 @@ __all__ = [
     "connect",
     "detect_engine",
     "entity",
+    "metadata_json",
     "parse_version",
     "redact_uri",
 ]
@@ -67,6 +70,9 @@ ConsistencyLevel = Literal["Strong", "Bounded", "Session", "Eventually"]
 CONSISTENCY_LEVELS: tuple[str, ...] = get_args(ConsistencyLevel)
 """The consistency levels a Milvus collection and its reads accept."""
 _INFIX_LIKE_SINCE = (2, 4, 3)
+# The stored form of the metadata field: compact, UTF-8 kept, keys in the caller's order (read
+# back as given), NaN and infinities refused as the reference filter evaluator cannot hold them.
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -240,27 +246,74 @@ def connect(pymilvus: Any, uri: str, kwargs: Mapping[str, Any], *, local: bool) 
     raise RuntimeError(msg)
 
 
+def _check_keys(value: Any, path: str) -> None:
+    """Raise naming the first dict key that is not a string (JSON would turn it into one)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                msg = (
+                    f"Metadata key {key!r} at {path or 'the top level'} is a "
+                    f"{type(key).__name__}; Milvus stores metadata as JSON, whose keys are "
+                    f"strings. Use str keys (e.g. {str(key)!r})."
+                )
+                raise ValueError(msg)
+            if isinstance(item, (Mapping, list, tuple)):
+                _check_keys(item, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            if isinstance(item, (Mapping, list, tuple)):
+                _check_keys(item, f"{path}[{n}]")
+
+
+def metadata_json(metadata: Mapping[str, Any]) -> str:
+    """``metadata`` as the JSON text the ``metadata`` field stores.
+
+    Sent as text, the metadata is only parsed once by pymilvus (in C) instead of being walked
+    value by value in Python, which cost about a fifth of an insert request's preparation.
+
+    Example:
+        >>> metadata_json({"b": 1, "a": "é"})
+        '{"b":1,"a":"é"}'
+
+    Raises:
+        ValueError: naming the key that JSON cannot hold as given (a non-string key, NaN,
+            an infinity, a ``datetime``...).
+    """
+    _check_keys(metadata, "")
+    try:
+        return _METADATA_JSON.encode(metadata)
+    except (TypeError, ValueError):
+        canonical_json(metadata)  # raises naming the key
+        raise
+
+
 def entity(row: Row, text_max_length: int, *, sparse_field: bool) -> dict[str, Any]:
-    """``row`` as a Milvus entity of the store's layout, or an error naming what is too long."""
-    if len(row.id.encode()) > ID_MAX_LENGTH:
+    """``row`` as a Milvus entity of the store's layout, or an error naming what is too long.
+
+    The metadata of ``row`` must have passed :func:`metadata_json` (the store checks every
+    document's metadata before a batch is written).
+    """
+    # a character is at most 4 UTF-8 bytes: strings this short need no byte count
+    if len(row.id) > ID_MAX_LENGTH // 4 and len(row.id.encode()) > ID_MAX_LENGTH:
         msg = (
             f"Document id {row.id[:40]!r}... is {len(row.id.encode())} bytes; Milvus "
             f"ids hold at most {ID_MAX_LENGTH}. Use shorter ids (or let the store "
             "derive them from content)."
         )
         raise ValueError(msg)
-    size = len(row.text.encode())
-    if size > text_max_length:
-        msg = (
-            f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
-            f"at most text_max_length={text_max_length}. Split the text into "
-            "smaller chunks (e.g. with langchain-text-splitters)."
-        )
-        raise ValueError(msg)
+    if len(row.text) > text_max_length // 4:
+        size = len(row.text.encode())
+        if size > text_max_length:
+            msg = (
+                f"Document {row.id!r} has {size} bytes of text; this Milvus collection holds "
+                f"at most text_max_length={text_max_length}. Split the text into "
+                "smaller chunks (e.g. with langchain-text-splitters)."
+            )
+            raise ValueError(msg)
     out: dict[str, Any] = {
         "id": row.id,
         "text": row.text,
-        "metadata": row.metadata,
+        "metadata": _METADATA_JSON.encode(row.metadata),
         "dense": row.dense,
     }
     if sparse_field:

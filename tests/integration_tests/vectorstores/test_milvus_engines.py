@@ -183,3 +183,24 @@ def test_collection_created_by_another_tool_opens_as_it_is(uri: str) -> None:
         assert found[0].page_content == "two"
     finally:
         _drop(store)
+
+
+def test_metadata_reads_back_as_written_and_bad_keys_write_nothing(uri: str) -> None:
+    # the store sends metadata to the engine as JSON text: what comes back, what filters
+    # see and what is refused must be what the dict form gave
+    embedding = DeterministicFakeEmbedding(size=16)
+    store = EmbedKitVectorStore(embedding, uri=uri, collection_name=_name())
+    metadata = {"z": 1, "lang": "中文 é", "score": -0.5, "nested": {"tags": ["a", "b"], "n": None}}
+    try:
+        store.add_texts(["one", "two"], [metadata, {"lang": "en"}], ids=["a", "b"])
+        got = store.get_by_ids(["a"])[0].metadata
+        assert got == metadata
+        assert list(got) == list(metadata)
+        found = store.similarity_search("one", k=2, filter={"lang": "中文 é", "score": {"$lt": 0}})
+        assert [d.id for d in found] == ["a"]
+        with pytest.raises(ValueError, match=r"Metadata key 3 at \['nested'\] is a int"):
+            store.add_texts(["three", "four"], [{"ok": 1}, {"nested": {3: "x"}}], ids=["c", "d"])
+        assert store.count() == 2
+        assert store.get_by_ids(["c", "d"]) == []
+    finally:
+        _drop(store)
