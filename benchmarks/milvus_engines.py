@@ -14,11 +14,15 @@ texts and random unit vectors). Per size: ingest (from no collection to searchab
 sides), dense p50 and, where the engine has sparse vectors, hybrid p50 (BM25 + dense, RRF;
 exact numpy fuses the same two legs). On a server dense p50 is also measured with
 ``consistency_level="Bounded"``, since a Strong read waits for the server's next time tick.
+``--ingest-rounds N`` measures ingest only, N rounds with the store and the raw client
+taking turns to go first (whoever runs second shares the engine with the first one's
+background indexing), and prints the medians.
 
 Usage::
 
     python benchmarks/milvus_engines.py --uri server --n scifact,100000
     python benchmarks/milvus_engines.py --uri lite25 --n scifact,100000
+    python benchmarks/milvus_engines.py --uri server --n scifact,100000 --ingest-rounds 4
 """
 
 from __future__ import annotations
@@ -170,6 +174,52 @@ def run(uri: str, size: str, args: Any) -> dict[str, Any]:
     return row
 
 
+def ingest_rounds(uri: str, size: str, args: Any) -> dict[str, Any]:
+    """Ingest only: ``args.ingest_rounds`` rounds, store and raw client going first in turn."""
+    local = uri == "lite"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-milvus-"))
+    data = dataset(size, args)
+    n = len(data["x"])
+    emb = bench.Precomputed(data["x"], {})
+    ids = [str(i) for i in range(n)]
+    times: dict[str, list[float]] = {"ours": [], "raw": [], "raw_inserts_only": []}
+    label: list[str] = []
+
+    def ours(i: int) -> None:
+        store = EmbedKitVectorStore(
+            emb,
+            backend="milvus",
+            uri=str(tmp / f"ours{i}.db") if local else uri,
+            collection_name=f"ours_{uuid.uuid4().hex[:8]}",
+        )
+        label.append(store._backend.engine.label)  # type: ignore[attr-defined]
+        seconds, _ = bench.timed(lambda: store.add_texts(data["texts"], data["metas"], ids=ids))
+        times["ours"].append(seconds)
+        store.delete_collection()
+        store.close()
+
+    def raw(i: int) -> None:
+        done = raw_dense_ingest(str(tmp / f"raw{i}.db") if local else uri, data, args.dim, local)
+        times["raw"].append(done["seconds"])
+        times["raw_inserts_only"].append(done["inserts"])
+        done["client"].drop_collection(done["name"])
+        done["client"].close()
+
+    for i in range(args.ingest_rounds):
+        for step in (ours, raw) if i % 2 == 0 else (raw, ours):
+            step(i)
+    median = {key: statistics.median(values) for key, values in times.items()}
+    return {
+        "engine": label[0],
+        "data": size,
+        "n": n,
+        "rounds": args.ingest_rounds,
+        "ingest_s_median": {key: round(value, 2) for key, value in median.items()},
+        "ours_vs_raw_inserts_only": round(median["ours"] / median["raw_inserts_only"], 3),
+        "ingest_s_each": {key: [round(v, 2) for v in values] for key, values in times.items()},
+    }
+
+
 def raw_hybrid_collection(
     uri: str, data: dict[str, Any], docs: list[Any], dim: int, local: bool
 ) -> tuple[Any, str]:
@@ -252,7 +302,8 @@ def in_lite25(args: Any) -> list[dict[str, Any]]:
         msg = f"{python} is missing; build it with: make .venv-lite25/.embedkit-installed"
         raise SystemExit(msg)
     command = [str(python), __file__, "--uri", "lite", "--n", args.n, "--dim", str(args.dim)]
-    command += ["--queries", str(args.queries), "--no-save"]
+    command += ["--queries", str(args.queries), "--ingest-rounds", str(args.ingest_rounds)]
+    command += ["--no-save"]
     env = {**os.environ, "PYTHONPATH": str(bench.ROOT)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -279,21 +330,28 @@ def main() -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="2,000 rows and 20 queries on the given engine"
     )
+    parser.add_argument(
+        "--ingest-rounds",
+        type=int,
+        default=0,
+        help="ingest only: this many rounds, store and raw client going first in turn",
+    )
     parser.add_argument("--no-save", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.smoke:
         args.n, args.queries = "2000", 20
+    measure = ingest_rounds if args.ingest_rounds > 0 else run
     if args.uri == "lite25":
         rows = in_lite25(args)
     elif args.uri == "server":
         server = started_server()
         uri = next(server)
         try:
-            rows = [run(uri, size, args) for size in args.n.split(",")]
+            rows = [measure(uri, size, args) for size in args.n.split(",")]
         finally:
             server.close()  # stops the server
     else:
-        rows = [run(args.uri, size, args) for size in args.n.split(",")]
+        rows = [measure(args.uri, size, args) for size in args.n.split(",")]
     for row in rows:
         print(json.dumps(row), flush=True)
     if not args.no_save:
