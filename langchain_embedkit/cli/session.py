@@ -31,8 +31,12 @@ class Session:
     extra chunks) sits next to that file as ``*.manifest.json``.
     """
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, read_only: bool = False) -> None:
         from pathlib import Path
+
+        # search and info open a StoreReader: the same open and the same searches as the
+        # store, without LangChain's VectorStore and the tracers it imports
+        self.read_only = read_only
 
         self.backend: str = args.store
         self.collection: str = args.collection
@@ -70,19 +74,25 @@ class Session:
 
     @property
     def store(self) -> Any:
-        """The opened :class:`EmbedKitVectorStore` (the dense model still loads lazily)."""
+        """The opened :class:`EmbedKitVectorStore`, or a :class:`StoreReader` when the
+        session is read-only (the dense model still loads lazily)."""
         if self._store is None:
             from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-            from langchain_embedkit.vectorstores import EmbedKitVectorStore
+
+            opener: Any
+            if self.read_only:
+                from langchain_embedkit.vectorstores.search import StoreReader as opener
+            else:
+                from langchain_embedkit.vectorstores.store import EmbedKitVectorStore as opener
 
             start = time.perf_counter()
             sparse = BM25SparseEmbeddings(analyzer="auto")
             if self.local is None and self.state_path.exists():
                 sparse = BM25SparseEmbeddings.load(self.state_path)
-            self._store = EmbedKitVectorStore(
+            self._store = opener(
                 _lazy_embeddings(self),
                 sparse,
-                backend=self.backend,  # type: ignore[arg-type]
+                backend=self.backend,
                 collection_name=self.collection,
                 **self.options,
             )
