@@ -2,7 +2,8 @@
 
 Ingestion may use torch; the commands a user runs again and again must not pay for it,
 nor for the evaluation package, nor for LangChain's ``VectorStore`` (its retrievers pull
-the tracers and langsmith): they open the collection with ``StoreReader``.
+the tracers and langsmith): they open the collection with ``StoreReader``. Nor scipy,
+which pymilvus would import on the first search only to ask whether the query is a matrix.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ PROBE = (
     "code = main(sys.argv[1:])\n"
     "heavy = ('torch', 'transformers', 'sentence_transformers', 'langchain_embedkit.evaluation',"
     " 'langchain_core.vectorstores', 'langchain_core.retrievers', 'langchain_core.tracers',"
-    " 'langsmith')\n"
+    " 'langsmith', 'scipy')\n"
     "loaded = [m for m in heavy if m in sys.modules]\n"
     "print('PROBE ' + json.dumps({'code': code, 'heavy': loaded}))\n"
 )
