@@ -225,7 +225,7 @@ def _write(session: Session, to_write: Sequence[Document]) -> None:
 def _cmd_search(args: argparse.Namespace) -> int:
     where = _parse_filter(args.filter)
     k = _check_k(args.k)
-    session = Session(args)
+    session = Session(args, read_only=True)
     session.require_documents(args.mode)
     results, elapsed = _retrieve(session, args.query, args.mode, k, where, args.rerank)
     session.close()
@@ -275,7 +275,7 @@ def _make_reranker(model: str, k: int) -> Any:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    session = Session(args)
+    session = Session(args, read_only=True)
     rows = [("store", session.location), ("collection", session.collection)]
     if not session.exists():
         rows.append(("chunks", "0 (nothing ingested yet: run `embedkit ingest PATH`)"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,12 @@ class Session:
     extra chunks) sits next to that file as ``*.manifest.json``.
     """
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, *, read_only: bool = False) -> None:
         from pathlib import Path
+
+        # search and info open a StoreReader: the same open and the same searches as the
+        # store, without LangChain's VectorStore and the tracers it imports
+        self.read_only = read_only
 
         self.backend: str = args.store
         self.collection: str = args.collection
@@ -70,19 +75,27 @@ class Session:
 
     @property
     def store(self) -> Any:
-        """The opened :class:`EmbedKitVectorStore` (the dense model still loads lazily)."""
+        """The opened :class:`EmbedKitVectorStore`, or a :class:`StoreReader` when the
+        session is read-only (the dense model still loads lazily)."""
         if self._store is None:
             from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
-            from langchain_embedkit.vectorstores import EmbedKitVectorStore
+
+            opener: Any
+            if self.backend == "milvus":
+                _skip_scipy_probe()
+            if self.read_only:
+                from langchain_embedkit.vectorstores.search import StoreReader as opener
+            else:
+                from langchain_embedkit.vectorstores.store import EmbedKitVectorStore as opener
 
             start = time.perf_counter()
             sparse = BM25SparseEmbeddings(analyzer="auto")
             if self.local is None and self.state_path.exists():
                 sparse = BM25SparseEmbeddings.load(self.state_path)
-            self._store = EmbedKitVectorStore(
+            self._store = opener(
                 _lazy_embeddings(self),
                 sparse,
-                backend=self.backend,  # type: ignore[arg-type]
+                backend=self.backend,
                 collection_name=self.collection,
                 **self.options,
             )
@@ -182,6 +195,30 @@ def _lazy_embeddings(session: Session) -> Embeddings:
             return f"Embeddings({session.spec!r})"
 
     return Lazy()
+
+
+def _skip_scipy_probe() -> None:
+    """Keep pymilvus from importing ``scipy.sparse`` on the first search (0.17 s, 20 MB).
+
+    pymilvus imports it only to ask whether the query is a scipy matrix. No object can be
+    one while ``scipy.sparse`` has not been imported, so until then the answer is "no"
+    without the import; once anything imports scipy.sparse, pymilvus checks as before.
+    """
+    try:
+        from pymilvus.client.utils import SciPyHelper
+    except ImportError:  # the store's own open names the missing extra
+        return
+    probe = SciPyHelper.__dict__.get("_init")
+    if not isinstance(probe, classmethod) or getattr(probe.__func__, "_embedkit", False):
+        return  # another pymilvus layout, or already done
+    check = probe.__func__
+
+    def _init(cls: type) -> None:
+        if "scipy.sparse" in sys.modules:
+            check(cls)
+
+    _init._embedkit = True  # type: ignore[attr-defined]
+    SciPyHelper._init = classmethod(_init)
 
 
 def _embeddings_spec(spec: str) -> tuple[str, str]:

@@ -1,7 +1,9 @@
 """`embedkit search` and `info` on the default store and model never import torch.
 
 Ingestion may use torch; the commands a user runs again and again must not pay for it,
-nor for the evaluation package (whose runner pulls LangChain's retrievers and tracers).
+nor for the evaluation package, nor for LangChain's ``VectorStore`` (its retrievers pull
+the tracers and langsmith): they open the collection with ``StoreReader``. Nor scipy,
+which pymilvus would import on the first search only to ask whether the query is a matrix.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ PROBE = (
     "import json, sys\n"
     "from langchain_embedkit.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print('PROBE ' + json.dumps({'code': code, 'heavy': [m for m in ('torch', 'transformers',"
-    " 'sentence_transformers', 'langchain_embedkit.evaluation') if m in sys.modules]}))\n"
+    "heavy = ('torch', 'transformers', 'sentence_transformers', 'langchain_embedkit.evaluation',"
+    " 'langchain_core.vectorstores', 'langchain_core.retrievers', 'langchain_core.tracers',"
+    " 'langsmith', 'scipy')\n"
+    "loaded = [m for m in heavy if m in sys.modules]\n"
+    "print('PROBE ' + json.dumps({'code': code, 'heavy': loaded}))\n"
 )
 
 

@@ -40,3 +40,26 @@ def test_errors_are_told_apart_by_type_not_by_name(
     handler(CLIError("own code", 7))
     assert main(["info"]) == 7
     assert "embedkit info: error: own code" in capsys.readouterr().err
+
+
+def test_pymilvus_still_recognises_scipy_matrices_once_scipy_is_imported() -> None:
+    """The command spares pymilvus' scipy probe only while no scipy matrix can exist."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pymilvus.client.utils import SciPyHelper\n"
+        "from langchain_embedkit.cli.session import _skip_scipy_probe\n"
+        "_skip_scipy_probe()\n"
+        "_skip_scipy_probe()\n"
+        "print(SciPyHelper.is_scipy_sparse([[0.5, 1.0]]), 'scipy' in sys.modules)\n"
+        "from scipy.sparse import csr_array, csr_matrix\n"
+        "print(SciPyHelper.is_scipy_sparse(csr_array([[0.5, 1.0]])),"
+        " SciPyHelper.is_scipy_sparse(csr_matrix([[0.5, 1.0]])),"
+        " SciPyHelper.is_scipy_sparse([[0.5, 1.0]]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split("\n")[:2] == ["False False", "True True False"]

@@ -62,6 +62,8 @@ def test_import_leaves_heavy_packages_unloaded() -> None:
         ("import langchain_embedkit.chains", set()),
         ("from langchain_embedkit import rrf, SparseVector, EmbedKitError", set()),
         ("import langchain_embedkit.embeddings", set()),
+        ("from langchain_embedkit.vectorstores import ChromaOptions, MilvusOptions", set()),
+        ("import langchain_embedkit.vectorstores.search", set()),
     ],
 )
 def test_names_load_only_what_they_need(code: str, allowed: set[str]) -> None:
