@@ -206,6 +206,8 @@ class EmbedKitVectorStore(StoreWrites, VectorStore):
         if self._closed:
             return
         self._closed = True
+        if self._book is not None:
+            self._book.close()
         self._backend.close()
 
     def __enter__(self) -> EmbedKitVectorStore:

@@ -71,6 +71,7 @@ class MilvusBackend:
     """Adapter over ``pymilvus.MilvusClient`` (see :class:`..base.Backend`)."""
 
     name = "milvus"
+    upsert_needs_stored_keys = False
     has_native_hybrid = True
 
     def __init__(
