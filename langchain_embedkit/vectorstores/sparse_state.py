@@ -12,20 +12,29 @@ vocabulary. Write order for a local store (one collection, under one lock):
 
 1. statistics updated in memory, sparse vectors encoded;
 2. a journal ``<state>.journal`` written (atomic replace) naming the base file and the
-   log size the write starts from and, per document, its text before and after;
+   log size the write starts from and, per document, its text after and what was
+   counted for it before;
 3. the engine write (or delete);
-4. the change appended to the log, and the journal removed (a log grown past the base
-   is then folded into a new base).
+4. the document index updated (one SQLite transaction), the change appended to the log,
+   and the journal removed (a log grown past the base is then folded into a new base).
+
+A local BM25 store keeps what was counted for each document by id (:mod:`.doc_index`),
+so the old version of a replaced or deleted document leaves the statistics without
+being read from the engine, and Milvus knows which ids are stored without asking it.
 
 A crash before 2 leaves the saved state and an untouched collection. A crash after 2
 leaves a journal: on open the state is read as it was before the write (the log cut to
 the journaled size), the journal's changes applied again, and every document whose engine
-write did not land taken back out (compared with what the collection holds now); then a
-new base is saved. A journal naming an older base was already folded into the current
+write did not land taken back out (compared with what the collection holds now); the
+journaled ids get their index rows as the collection holds them, and a new base is
+saved. A journal naming an older base was already folded into the current
 one. A write the engine refuses is settled the same way at once. Opening also compares
 the saved document count with the collection's (one count); when they disagree (a
 missing or foreign state file, another program wrote to the collection) the encoder is
 refitted on the stored texts and every stored sparse vector re-encoded, with a warning.
+The document index is trusted while its totals equal the statistics'; a lost, damaged or
+older index is rebuilt from the stored texts by the next write (and when the texts do
+not add up to the statistics, those are refitted too).
 """
 
 from __future__ import annotations
