@@ -23,7 +23,14 @@ from langchain_embedkit.sparse.bm25_batch import Batch, count_batch, texts_key
 if TYPE_CHECKING:
     from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 
-__all__ = ["DocumentCounts", "count_documents", "refit_counts", "unfit_counts"]
+__all__ = [
+    "DocumentCounts",
+    "check_unfit",
+    "count_documents",
+    "read_counts",
+    "refit_counts",
+    "unfit_counts",
+]
 
 _TOKEN_DTYPE = np.dtype("<u4")
 
@@ -76,6 +83,36 @@ class DocumentCounts:
         return cls.from_bytes(payload.get("n"), data)  # type: ignore[arg-type]
 
 
+def read_counts(rows: Sequence[tuple[object, ...]]) -> list[DocumentCounts]:
+    """Counts from stored ``(id, length, token bytes)`` rows, checked in one pass.
+
+    Raises:
+        ValueError: A row cannot be counts (see :meth:`DocumentCounts.from_bytes`).
+    """
+    lengths = [row[1] for row in rows]
+    blobs = [row[2] for row in rows]
+    if not all(type(n) is int and n >= 0 for n in lengths) or not all(
+        isinstance(b, bytes) and len(b) % _TOKEN_DTYPE.itemsize == 0 for b in blobs
+    ):
+        msg = "not document counts: a length is not a count, or token bytes are cut"
+        raise ValueError(msg)
+    size = _TOKEN_DTYPE.itemsize
+    sizes = np.fromiter((len(b) // size for b in blobs), np.int64, len(blobs))  # type: ignore[arg-type]
+    tokens = np.frombuffer(b"".join(blobs), dtype=_TOKEN_DTYPE).astype(np.int64)  # type: ignore[arg-type]
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    steps = np.diff(tokens)
+    inner = bounds[1:-1]
+    steps[inner[(inner > 0) & (inner < len(tokens))] - 1] = 1  # between documents: any order
+    if (steps <= 0).any() or (sizes > np.asarray(lengths, dtype=np.int64)).any():
+        msg = "not document counts: token ids not ascending and distinct, or past the length"
+        raise ValueError(msg)
+    starts = bounds.tolist()
+    return [
+        DocumentCounts(length, tokens[starts[i] : starts[i + 1]])  # type: ignore[arg-type]
+        for i, length in enumerate(lengths)
+    ]
+
+
 def _split(batch: Batch, n: int) -> list[DocumentCounts]:
     bounds = np.searchsorted(batch.rows, np.arange(n + 1)).tolist()
     cols = batch.cols
@@ -112,12 +149,23 @@ def unfit_counts(encoder: BM25SparseEmbeddings, counts: Sequence[DocumentCounts]
     _change(encoder, counts, -1)
 
 
+def check_unfit(encoder: BM25SparseEmbeddings, counts: Sequence[DocumentCounts]) -> None:
+    """Raise the ValueError :func:`unfit_counts` would raise, changing nothing."""
+    _change(encoder, counts, -1, apply=False)
+
+
 def refit_counts(encoder: BM25SparseEmbeddings, counts: Sequence[DocumentCounts]) -> None:
     """Put documents taken out by :func:`unfit_counts` back (same checks)."""
     _change(encoder, counts, 1)
 
 
-def _change(encoder: BM25SparseEmbeddings, counts: Sequence[DocumentCounts], sign: int) -> None:
+def _change(
+    encoder: BM25SparseEmbeddings,
+    counts: Sequence[DocumentCounts],
+    sign: int,
+    *,
+    apply: bool = True,
+) -> None:
     if not counts:
         return
     tokens = np.concatenate([c.tokens for c in counts])
@@ -140,6 +188,8 @@ def _change(encoder: BM25SparseEmbeddings, counts: Sequence[DocumentCounts], sig
                 f"{len(counts)} documents and {length} tokens given)."
             )
             raise ValueError(msg)
+        if not apply:
+            return
         encoder._df[:dim] = df
         encoder._n_docs = n_docs
         encoder._total_tokens = total

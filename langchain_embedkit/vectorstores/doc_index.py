@@ -15,11 +15,11 @@ rebuilds it from the stored texts otherwise. Everything read back is checked.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from langchain_embedkit.errors import PersistenceError
-from langchain_embedkit.sparse.bm25_counts import DocumentCounts
+from langchain_embedkit.sparse.bm25_counts import DocumentCounts, read_counts
 
 __all__ = ["DocIndex"]
 
@@ -114,21 +114,28 @@ class DocIndex:
 
     def counts(self, ids: Sequence[str]) -> dict[str, DocumentCounts]:
         """The counts of the ids the index holds (the others are absent)."""
-        found: dict[str, DocumentCounts] = {}
         try:
-            for doc_id, length, tokens in self._rows(ids, "id, length, tokens"):
-                if not isinstance(tokens, bytes):
-                    msg = f"row {doc_id!r}: the tokens are not bytes"
-                    raise ValueError(msg)
-                found[str(doc_id)] = DocumentCounts.from_bytes(length, tokens)  # type: ignore[arg-type]
+            rows = list(self._rows(ids, "id, length, tokens"))
+            return dict(zip((str(r[0]) for r in rows), read_counts(rows), strict=True))
         except (sqlite3.Error, ValueError) as exc:
             raise PersistenceError(self._problem(f"holds a damaged row ({exc})")) from None
-        return found
 
     # -- writing ----------------------------------------------------------------------------
 
-    def apply(self, removed: Iterable[str], added: Iterable[tuple[str, DocumentCounts]]) -> None:
-        """In one transaction: drop ``removed`` and (re)place ``added``; update the totals."""
+    def apply(
+        self,
+        removed: Iterable[str],
+        added: Iterable[tuple[str, DocumentCounts]],
+        stored: Mapping[str, DocumentCounts] | None = None,
+    ) -> None:
+        """In one transaction: drop ``removed`` and (re)place ``added``; update the totals.
+
+        Args:
+            removed: Ids to drop (absent ones are ignored).
+            added: Rows to write, replacing any with the same id.
+            stored: The rows the index holds now among those ids, when the caller just read
+                them (saves reading them again for the totals).
+        """
         removed = list(removed)
         added = list(added)
         db = self._connect()
@@ -137,9 +144,12 @@ class DocIndex:
             try:
                 n_docs, total = self.totals()
                 gone = removed + [doc_id for doc_id, _ in added]
-                for row in self._rows(gone, "id, length"):
-                    n_docs -= 1
-                    total -= int(row[1])  # type: ignore[call-overload]
+                if stored is None:
+                    lengths = [int(row[1]) for row in self._rows(gone, "id, length")]  # type: ignore[call-overload]
+                else:
+                    lengths = [stored[i].length for i in set(gone).intersection(stored)]
+                n_docs -= len(lengths)
+                total -= sum(lengths)
                 for start in range(0, len(gone), _PAGE):
                     part = gone[start : start + _PAGE]
                     marks = ",".join("?" * len(part))

@@ -54,6 +54,7 @@ from langchain_embedkit.sparse.base import FittableSparseEmbeddings, SparseEmbed
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 from langchain_embedkit.sparse.bm25_counts import (
     DocumentCounts,
+    check_unfit,
     count_documents,
     refit_counts,
     unfit_counts,
@@ -130,6 +131,8 @@ class PendingWrite:
     """The change as a log record (None: the whole state must be saved)."""
     rows: list[tuple[str, DocumentCounts | None]]
     """The document index's new rows (None: the id leaves it)."""
+    stored: dict[str, DocumentCounts] | None = None
+    """The index's rows for those ids before the write, when they were read from it."""
 
 
 class SparseBook:
@@ -352,7 +355,11 @@ class SparseBook:
             self.rebuild()
         return True
 
-    def _index(self, rows: Sequence[tuple[str, DocumentCounts | None]]) -> None:
+    def _index(
+        self,
+        rows: Sequence[tuple[str, DocumentCounts | None]],
+        stored: dict[str, DocumentCounts] | None = None,
+    ) -> None:
         """Write settled rows to the index (when it is in use)."""
         if self.docs is None or not self._docs_ok or not rows:
             return
@@ -360,18 +367,36 @@ class SparseBook:
             self.docs.apply(
                 [doc_id for doc_id, counts in rows if counts is None],
                 [(doc_id, counts) for doc_id, counts in rows if counts is not None],
+                stored,
             )
         except PersistenceError:
             logger.warning("The BM25 document index %s is damaged; rebuilding it.", self.docs.path)
             self.docs.remove()
             self._docs_ok = False
 
+    def _damaged(self, error: Exception) -> None:
+        assert self.docs is not None
+        logger.warning(
+            "The BM25 document index %s of collection %r cannot be used (%s); rebuilding it "
+            "from the stored texts.",
+            self.docs.path,
+            self.collection_name,
+            error,
+        )
+        self.docs.remove()
+        self._docs_ok = False
+        self._ensure_docs()
+
     def stored_ids(self, ids: Sequence[str]) -> set[str] | None:
         """The ids among ``ids`` the collection holds, from the index (None: ask the engine)."""
         if not self._ensure_docs():
             return None
         assert self.docs is not None
-        return self.docs.stored(ids)
+        try:
+            return self.docs.stored(ids)
+        except PersistenceError as error:
+            self._damaged(error)
+            return self.docs.stored(ids)
 
     def old_versions(self, ids: Sequence[str]) -> dict[str, str | DocumentCounts]:
         """What the statistics counted for the stored ids among ``ids``.
@@ -383,7 +408,13 @@ class SparseBook:
             return {}
         if self._ensure_docs():
             assert self.docs is not None
-            return dict(self.docs.counts(ids))
+            try:
+                found = self.docs.counts(ids)
+                check_unfit(self._bm25(), list(found.values()))  # rows the statistics counted
+            except (PersistenceError, ValueError) as error:
+                self._damaged(error)
+                found = self.docs.counts(ids)
+            return dict(found)
         return {r.id: r.text for r in self.backend.get(ids)}
 
     def _take_out(self, olds: Sequence[str | DocumentCounts | None]) -> None:
@@ -445,7 +476,12 @@ class SparseBook:
         journal = self.journal_path
         assert journal is not None
         _write_json(journal, payload)
-        return PendingWrite(record, rows if self.docs is not None else [])
+        if self.docs is None:
+            return PendingWrite(record, [])
+        stored = None
+        if not any(isinstance(c.old, str) for c in changes):  # every old version from the index
+            stored = {c.id: c.old for c in changes if isinstance(c.old, DocumentCounts)}
+        return PendingWrite(record, rows, stored)
 
     def after_write(self, pending: PendingWrite | None) -> None:
         """The engine write landed: log the change (or save the whole state)."""
@@ -455,7 +491,7 @@ class SparseBook:
             return
         record = pending.record if pending is not None else None
         if pending is not None:
-            self._index(pending.rows)
+            self._index(pending.rows, pending.stored)
         if record is None or not files.base_id or not fittable.is_fitted:
             files.save(fittable)
             self._clear()

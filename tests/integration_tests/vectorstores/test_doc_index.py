@@ -9,6 +9,7 @@ is rebuilt from the stored texts, and the statistics stay equal to a fresh fit.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -149,4 +150,34 @@ def test_a_journal_of_the_previous_version_is_still_recovered(engine: str, tmp_p
     assert not journal.exists()
     assert_statistics_follow_the_store(reopened)
     assert reopened.similarity_search("xylophone", k=1, retrieval_mode="sparse")[0].id == "11"
+    reopened.close()
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (3, b"\x01\x00"),  # token bytes cut
+        (0, b"\x01\x00\x00\x00"),  # more tokens than the length
+        (9, b"\x02\x00\x00\x00\x01\x00\x00\x00"),  # not ascending
+        (9, b"\xff\xff\x00\x00"),  # a token id past the vocabulary
+        ("x", b""),  # a length that is not a count
+    ],
+)
+def test_a_crafted_row_is_noticed_and_the_index_rebuilt(
+    engine: str, tmp_path: Path, row: tuple[Any, bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = filled(engine, tmp_path)
+    docs = book_of(store).docs
+    assert docs is not None
+    store.close()
+    with sqlite3.connect(docs.path) as db:
+        db.execute("UPDATE docs SET length = ?, tokens = ? WHERE id = '3'", row)
+    db.close()
+    reopened = open_store(engine, tmp_path)
+    with caplog.at_level("WARNING"):
+        reopened.delete(["3"])
+        reopened.add_texts(["doc 4 replaced"], ids=["4"])
+    assert_statistics_follow_the_store(reopened)
+    assert reopened.count() == len(CORPUS) - 1
+    assert "document index" in caplog.text
     reopened.close()
