@@ -6,8 +6,9 @@ token ids), so an upsert or a delete takes the old version out of the statistics
 reading its text from the engine, and knows which ids are stored without asking it.
 
 It is one SQLite file (``<state>.docs``, WAL mode: a killed process leaves the last
-committed transaction; the WAL is folded back every ~64 MB and on close) with the documents and two totals, document count and token
-count, changed in the same transaction as the rows. The store trusts the index only
+committed transaction; the WAL is folded back every ~64 MB and on close) with the
+documents and two totals, document count and token count, changed in the same
+transaction as the rows. The store trusts the index only
 while those totals equal the statistics' (which equal the collection's count), and
 rebuilds it from the stored texts otherwise. Everything read back is checked.
 """
