@@ -585,7 +585,7 @@ class BM25SparseEmbeddings(BaseModel, SparseEmbeddings):
             msg = f"BM25 file {source} has invalid parameters {state.params!r}: {exc}"
             raise PersistenceError(msg) from exc
         encoder._tokens = state.tokens
-        encoder._vocab = {token: index for index, token in enumerate(state.tokens)}
+        encoder._vocab = dict(zip(state.tokens, range(len(state.tokens)), strict=True))
         encoder._df = state.df
         encoder._n_docs = state.n_docs
         encoder._total_tokens = state.total_tokens

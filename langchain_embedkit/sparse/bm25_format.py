@@ -290,9 +290,9 @@ def _vocabulary(
             f"'vocab' and 'df' must be lists of the same length; got {len(vocab)} tokens "
             f"and {len(df)} counts.",
         )
-    for index, token in enumerate(vocab):
-        if type(token) is not str:
-            raise check.fail(f"vocab[{index}]", f"expected a string, got {_show(token)}.")
+    if not set(map(type, vocab)) <= {str}:  # one pass in C; the loop only names the culprit
+        index, token = next((i, t) for i, t in enumerate(vocab) if type(t) is not str)
+        raise check.fail(f"vocab[{index}]", f"expected a string, got {_show(token)}.")
     if len(set(vocab)) != len(vocab):
         seen: dict[str, int] = {}
         for index, token in enumerate(vocab):
@@ -302,7 +302,7 @@ def _vocabulary(
                     f"duplicate token {token[:40]!r} (also id {seen[token]}): one id per token.",
                 )
             seen[token] = index
-    if not all(type(count) is int for count in df):
+    if not set(map(type, df)) <= {int}:
         index = next(i for i, count in enumerate(df) if type(count) is not int)
         raise check.fail(f"df[{index}]", f"expected an integer, got {_show(df[index])}.")
     if df and (min(df) < low or max(df) > n_docs):

@@ -179,6 +179,16 @@ def ingest(
     return all_ids
 
 
+def _existing(ids: list[str], backend: Backend, book: SparseBook | None) -> dict[str, set[str]]:
+    """The stored ids among ``ids``: from the BM25 document index when the engine needs
+    nothing else from the look-up (no stored metadata keys), else from the engine."""
+    if book is not None and not backend.upsert_needs_stored_keys:
+        known = book.stored_ids(ids)
+        if known is not None:
+            return {doc_id: set() for doc_id in known}
+    return backend.existing(ids)
+
+
 def _write_batch(
     batch: list[Item],
     texts: list[str],
@@ -192,7 +202,7 @@ def _write_batch(
 ) -> bool:
     # one write per id: the last occurrence wins, as two sequential upserts would
     last: dict[str, int] = {doc_id: pos for pos, doc_id in enumerate(ids)}
-    existing = backend.existing(list(last))
+    existing = _existing(list(last), backend, book)
     todo = [pos for doc_id, pos in last.items() if not (derived[pos] and doc_id in existing)]
     if not todo:
         return False
@@ -213,8 +223,7 @@ def _write_batch(
     changes: list[Change] = []
     pending = None
     if book is not None and book.fittable is not None:
-        replaced = [ids[pos] for pos in todo if ids[pos] in existing]
-        old = {r.id: r.text for r in backend.get(replaced)} if replaced else {}
+        old = book.old_versions([ids[pos] for pos in todo if ids[pos] in existing])
         changes = [Change(ids[pos], old.get(ids[pos]), texts[pos]) for pos in todo]
         pending = book.before_write(changes)
     try:

@@ -12,20 +12,29 @@ vocabulary. Write order for a local store (one collection, under one lock):
 
 1. statistics updated in memory, sparse vectors encoded;
 2. a journal ``<state>.journal`` written (atomic replace) naming the base file and the
-   log size the write starts from and, per document, its text before and after;
+   log size the write starts from and, per document, its text after and what was
+   counted for it before;
 3. the engine write (or delete);
-4. the change appended to the log, and the journal removed (a log grown past the base
-   is then folded into a new base).
+4. the document index updated (one SQLite transaction), the change appended to the log,
+   and the journal removed (a log grown past the base is then folded into a new base).
+
+A local BM25 store keeps what was counted for each document by id (:mod:`.doc_index`),
+so the old version of a replaced or deleted document leaves the statistics without
+being read from the engine, and Milvus knows which ids are stored without asking it.
 
 A crash before 2 leaves the saved state and an untouched collection. A crash after 2
 leaves a journal: on open the state is read as it was before the write (the log cut to
 the journaled size), the journal's changes applied again, and every document whose engine
-write did not land taken back out (compared with what the collection holds now); then a
-new base is saved. A journal naming an older base was already folded into the current
+write did not land taken back out (compared with what the collection holds now); the
+journaled ids get their index rows as the collection holds them, and a new base is
+saved. A journal naming an older base was already folded into the current
 one. A write the engine refuses is settled the same way at once. Opening also compares
 the saved document count with the collection's (one count); when they disagree (a
 missing or foreign state file, another program wrote to the collection) the encoder is
 refitted on the stored texts and every stored sparse vector re-encoded, with a warning.
+The document index is trusted while its totals equal the statistics'; a lost, damaged or
+older index is rebuilt from the stored texts by the next write (and when the texts do
+not add up to the statistics, those are refitted too).
 """
 
 from __future__ import annotations
@@ -40,19 +49,29 @@ from pathlib import Path
 from typing import Any
 
 from langchain_embedkit._fs import atomic_write_text
+from langchain_embedkit.errors import PersistenceError
 from langchain_embedkit.sparse.base import FittableSparseEmbeddings, SparseEmbeddings
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+from langchain_embedkit.sparse.bm25_counts import (
+    DocumentCounts,
+    check_unfit,
+    count_documents,
+    refit_counts,
+    unfit_counts,
+)
 from langchain_embedkit.sparse.bm25_delta import delta_since, take_snapshot
 from langchain_embedkit.types import SparseVector
 from langchain_embedkit.vectorstores.backends.base import Backend
+from langchain_embedkit.vectorstores.doc_index import DocIndex
 from langchain_embedkit.vectorstores.sparse_log import StateFiles
 
 __all__ = ["Change", "PendingWrite", "SparseBook", "write_lock"]
 
 logger = logging.getLogger(__name__)
 
-_PAGE = 2000
-_JOURNAL_VERSION = 2
+_PAGE = 10_000  # Milvus Lite 3 scans the collection once per page: few, large pages
+_JOURNAL_VERSION = 3
+_JOURNAL_VERSIONS = (2, 3)  # 2 journaled old texts only; 3 also document counts
 _locks: dict[str, threading.RLock] = {}
 _locks_guard = threading.Lock()
 
@@ -68,11 +87,35 @@ def write_lock(key: str) -> threading.RLock:
 
 @dataclass(frozen=True)
 class Change:
-    """One document's text before and after a write (``None``: not stored)."""
+    """One document before and after a write (``None``: not stored).
+
+    The old version is its text, or what BM25 counted for it (read from the document
+    index instead of the engine).
+    """
 
     id: str
-    old: str | None
+    old: str | DocumentCounts | None
     new: str | None
+
+    def to_json(self) -> list[Any]:
+        old = self.old.to_json() if isinstance(self.old, DocumentCounts) else self.old
+        return [self.id, old, self.new]
+
+    @classmethod
+    def from_json(cls, entry: Any) -> Change:
+        """Read a journal entry; raises ValueError when it is not one."""
+        if not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str):
+            msg = "not a journal entry"
+            raise ValueError(msg)
+        doc_id, old, new = entry
+        if isinstance(old, dict):
+            old = DocumentCounts.from_json(old)
+        if not (old is None or isinstance(old, str | DocumentCounts)) or not (
+            new is None or isinstance(new, str)
+        ):
+            msg = "not a journal entry"
+            raise ValueError(msg)
+        return cls(doc_id, old, new)
 
 
 def _write_json(path: Path, payload: Any) -> None:
@@ -86,6 +129,10 @@ class PendingWrite:
 
     record: dict[str, Any] | None
     """The change as a log record (None: the whole state must be saved)."""
+    rows: list[tuple[str, DocumentCounts | None]]
+    """The document index's new rows (None: the id leaves it)."""
+    stored: dict[str, DocumentCounts] | None = None
+    """The index's rows for those ids before the write, when they were read from it."""
 
 
 class SparseBook:
@@ -116,6 +163,11 @@ class SparseBook:
         # a fitted encoder given to an empty collection holds statistics of documents the
         # collection does not hold: the first write fits it afresh instead
         self._foreign = False
+        self.docs: DocIndex | None = None
+        """Per-document counts of a local BM25 store (see :mod:`.doc_index`)."""
+        if path is not None and isinstance(encoder, BM25SparseEmbeddings):
+            self.docs = DocIndex(path.with_name(path.name + ".docs"))
+        self._docs_ok = False  # the index's rows are known to match the statistics
 
     # -- files ------------------------------------------------------------------------------
 
@@ -123,6 +175,10 @@ class SparseBook:
     def journal_path(self) -> Path | None:
         """Where the journal of the write in flight is kept."""
         return None if self.path is None else self.path.with_name(self.path.name + ".journal")
+
+    def _bm25(self) -> BM25SparseEmbeddings:
+        assert isinstance(self.fittable, BM25SparseEmbeddings)
+        return self.fittable
 
     def _n_docs(self) -> int:
         fittable = self.fittable
@@ -138,6 +194,11 @@ class SparseBook:
         if self.fittable is None or self.files is None:
             return
         self.files.save(self.fittable)
+
+    def close(self) -> None:
+        """Close the document index (it reopens when used again)."""
+        if self.docs is not None:
+            self.docs.close()
 
     # -- open -------------------------------------------------------------------------------
 
@@ -168,6 +229,7 @@ class SparseBook:
         stored = self.backend.count()
         counted = self._n_docs()
         if stored == counted:
+            self._docs_ok = self._docs_match()
             return
         if stored == 0:
             self._foreign = True
@@ -189,12 +251,14 @@ class SparseBook:
         assert fittable is not None and files is not None
         log_bytes = journal.get("log_bytes")
         entries = journal.get("changes")
-        if type(log_bytes) is not int or log_bytes < 0 or not isinstance(entries, list):
+        try:
+            changes = [Change.from_json(e) for e in entries] if isinstance(entries, list) else None
+        except ValueError:
+            changes = None
+        if changes is None or type(log_bytes) is not int or log_bytes < 0:
             self.rebuild()
             return False
-        changes = [Change(*entry) for entry in entries]
         loaded = files.load(fittable, log_bytes=log_bytes)
-        old = [c.old for c in changes if c.old is not None]
         new = [c.new for c in changes if c.new is not None]
         if journal.get("fit") is True or not loaded:
             # the write started from no saved statistics: they are those of its new texts
@@ -202,13 +266,16 @@ class SparseBook:
                 self.rebuild()
                 return False
             fittable.fit(new)
+            if self.docs is not None:
+                self._clear_docs()
         else:
-            if old:
-                fittable.partial_unfit(old)
+            self._take_out([c.old for c in changes])
             if new:
                 fittable.partial_fit(new)
-        if not self.settle(changes):
+        rows = self.settle(changes)
+        if rows is None:
             return False
+        self._index(rows)
         self.save()
         self._clear()
         return True
@@ -222,7 +289,7 @@ class SparseBook:
         except (OSError, ValueError):
             # a journal is replaced atomically, so this is damage from outside: rebuild
             return {"kind": "rebuild"}
-        if not isinstance(payload, dict) or payload.get("version") != _JOURNAL_VERSION:
+        if not isinstance(payload, dict) or payload.get("version") not in _JOURNAL_VERSIONS:
             return {"kind": "rebuild"}
         return payload
 
@@ -239,6 +306,130 @@ class SparseBook:
         if journal is not None:
             journal.unlink(missing_ok=True)
 
+    # -- the document index -----------------------------------------------------------------
+
+    def _docs_match(self) -> bool:
+        """Whether the index's totals equal the statistics' (then its rows are trusted)."""
+        if self.docs is None:
+            return False
+        fittable = self._bm25()
+        try:
+            return self.docs.totals() == (fittable.n_docs, fittable._total_tokens)
+        except PersistenceError:
+            return False
+
+    def _clear_docs(self) -> None:
+        assert self.docs is not None
+        try:
+            self.docs.clear()
+        except PersistenceError:
+            self.docs.remove()  # damaged from outside: start a new file
+            self.docs.clear()
+        self._docs_ok = True
+
+    def _ensure_docs(self) -> bool:
+        """Make the index match the statistics (built from the stored texts if it does not).
+
+        Returns False when there is no index (servers, other encoders).
+        """
+        docs = self.docs
+        if docs is None:
+            return False
+        if self._docs_ok:
+            return True
+        fittable = self._bm25()
+        self._clear_docs()
+        if fittable.is_fitted and not self._foreign:
+            logger.info(
+                "Building the BM25 document index of collection %r from the stored texts.",
+                self.collection_name,
+            )
+            for ids, page in self._stored():
+                docs.apply((), zip(ids, count_documents(fittable, page), strict=True))
+        if not self._foreign and not self._docs_match():
+            logger.warning(
+                "The sparse statistics of collection %r do not add up to its stored texts; "
+                "refitting the sparse encoder on them and re-encoding them.",
+                self.collection_name,
+            )
+            self.rebuild()
+        return True
+
+    def _index(
+        self,
+        rows: Sequence[tuple[str, DocumentCounts | None]],
+        stored: dict[str, DocumentCounts] | None = None,
+    ) -> None:
+        """Write settled rows to the index (when it is in use)."""
+        if self.docs is None or not self._docs_ok or not rows:
+            return
+        try:
+            self.docs.apply(
+                [doc_id for doc_id, counts in rows if counts is None],
+                [(doc_id, counts) for doc_id, counts in rows if counts is not None],
+                stored,
+            )
+        except PersistenceError:
+            logger.warning("The BM25 document index %s is damaged; rebuilding it.", self.docs.path)
+            self.docs.remove()
+            self._docs_ok = False
+
+    def _damaged(self, error: Exception) -> None:
+        assert self.docs is not None
+        logger.warning(
+            "The BM25 document index %s of collection %r cannot be used (%s); rebuilding it "
+            "from the stored texts.",
+            self.docs.path,
+            self.collection_name,
+            error,
+        )
+        self.docs.remove()
+        self._docs_ok = False
+        self._ensure_docs()
+
+    def stored_ids(self, ids: Sequence[str]) -> set[str] | None:
+        """The ids among ``ids`` the collection holds, from the index (None: ask the engine)."""
+        if not self._ensure_docs():
+            return None
+        assert self.docs is not None
+        try:
+            return self.docs.stored(ids)
+        except PersistenceError as error:
+            self._damaged(error)
+            return self.docs.stored(ids)
+
+    def old_versions(self, ids: Sequence[str]) -> dict[str, str | DocumentCounts]:
+        """What the statistics counted for the stored ids among ``ids``.
+
+        From the document index when there is one (nothing is read from the engine), else
+        the stored texts.
+        """
+        if not ids:
+            return {}
+        if self._ensure_docs():
+            assert self.docs is not None
+            try:
+                found = self.docs.counts(ids)
+                check_unfit(self._bm25(), list(found.values()))  # rows the statistics counted
+            except (PersistenceError, ValueError) as error:
+                self._damaged(error)
+                found = self.docs.counts(ids)
+            return dict(found)
+        return {r.id: r.text for r in self.backend.get(ids)}
+
+    def _take_out(self, olds: Sequence[str | DocumentCounts | None]) -> None:
+        fittable = self.fittable
+        assert fittable is not None
+        texts = [old for old in olds if isinstance(old, str)]
+        if texts:
+            fittable.partial_unfit(texts)
+        counted = [old for old in olds if isinstance(old, DocumentCounts)]
+        if counted:
+            unfit_counts(self._bm25(), counted)
+
+    def _counts(self, texts: list[str]) -> list[DocumentCounts]:
+        return count_documents(self._bm25(), texts) if self.docs is not None else []
+
     # -- writes -----------------------------------------------------------------------------
 
     def before_write(self, changes: Sequence[Change]) -> PendingWrite | None:
@@ -250,7 +441,8 @@ class SparseBook:
         fittable = self.fittable
         if fittable is None:
             return None
-        old = [c.old for c in changes if c.old is not None]
+        if self.files is not None:
+            self._ensure_docs()  # the first write to a store saved without an index builds it
         new = [c.new for c in changes if c.new is not None]
         fit = self._foreign and bool(new)
         snapshot = None
@@ -259,14 +451,17 @@ class SparseBook:
         if fit:
             fittable.fit(new)
             self._foreign = False
+            if self.docs is not None:
+                self._clear_docs()
         else:
-            if old:
-                fittable.partial_unfit(old)
+            self._take_out([c.old for c in changes])
             if new:
                 fittable.partial_fit(new)
         files = self.files
         if files is None:
             return None
+        counted = iter(self._counts(new))
+        rows = [(c.id, next(counted) if c.new is not None else None) for c in changes]
         record = None
         if snapshot is not None and isinstance(fittable, BM25SparseEmbeddings):
             record = delta_since(fittable, snapshot)
@@ -276,12 +471,17 @@ class SparseBook:
             "base": files.base_id,
             "log_bytes": files.log_size(),
             "fit": fit,
-            "changes": [[c.id, c.old, c.new] for c in changes],
+            "changes": [c.to_json() for c in changes],
         }
         journal = self.journal_path
         assert journal is not None
         _write_json(journal, payload)
-        return PendingWrite(record)
+        if self.docs is None:
+            return PendingWrite(record, [])
+        stored = None
+        if not any(isinstance(c.old, str) for c in changes):  # every old version from the index
+            stored = {c.id: c.old for c in changes if isinstance(c.old, DocumentCounts)}
+        return PendingWrite(record, rows, stored)
 
     def after_write(self, pending: PendingWrite | None) -> None:
         """The engine write landed: log the change (or save the whole state)."""
@@ -290,6 +490,8 @@ class SparseBook:
         if fittable is None or files is None:
             return
         record = pending.record if pending is not None else None
+        if pending is not None:
+            self._index(pending.rows, pending.stored)
         if record is None or not files.base_id or not fittable.is_fitted:
             files.save(fittable)
             self._clear()
@@ -304,28 +506,34 @@ class SparseBook:
         """The engine refused the write (maybe after part of it): settle what landed."""
         if self.fittable is None:
             return
-        if self.settle(changes):
+        rows = self.settle(changes)
+        if rows is not None:
+            self._index(rows)
             self.save()
             self._clear()
 
-    def settle(self, changes: Sequence[Change]) -> bool:
+    def settle(self, changes: Sequence[Change]) -> list[tuple[str, DocumentCounts | None]] | None:
         """Take out of the statistics every change the collection does not show.
 
-        The statistics are assumed to include every change. Returns False when the
+        The statistics are assumed to include every change. Returns each changed id's
+        counts as the collection now holds it (None: not stored), or None when the
         collection shows neither version of a document (then everything was rebuilt).
         """
         fittable = self.fittable
         assert fittable is not None
         if not changes:
-            return True
+            return []
         stored = {r.id: r.text for r in self.backend.get([c.id for c in changes])}
         undo_new: list[str] = []
-        redo_old: list[str] = []
+        redo_old: list[str | DocumentCounts] = []
+        now_texts: dict[str, str] = {}
         for change in changes:
             now = stored.get(change.id)
+            if now is not None:
+                now_texts[change.id] = now
             if now == change.new:
                 continue
-            if now == change.old:
+            if self._is_old(now, change.old):
                 if change.new is not None:
                     undo_new.append(change.new)
                 if change.old is not None:
@@ -338,12 +546,23 @@ class SparseBook:
                 self.collection_name,
             )
             self.rebuild()
-            return False
+            return None
         if undo_new:
             fittable.partial_unfit(undo_new)
-        if redo_old:
-            fittable.partial_fit(redo_old)
-        return True
+        texts = [old for old in redo_old if isinstance(old, str)]
+        if texts:
+            fittable.partial_fit(texts)
+        counted = [old for old in redo_old if isinstance(old, DocumentCounts)]
+        if counted:
+            refit_counts(self._bm25(), counted)
+        ids = [c.id for c in changes if c.id in now_texts]
+        now_counts = dict(zip(ids, self._counts([now_texts[i] for i in ids]), strict=False))
+        return [(c.id, now_counts.get(c.id)) for c in changes]
+
+    def _is_old(self, now: str | None, old: str | DocumentCounts | None) -> bool:
+        if not isinstance(old, DocumentCounts):
+            return now == old
+        return now is not None and count_documents(self._bm25(), [now])[0] == old
 
     # -- rebuild ----------------------------------------------------------------------------
 
@@ -362,6 +581,8 @@ class SparseBook:
             return
         texts = [text for _, page in self._stored() for text in page]
         self._foreign = False
+        if self.docs is not None:
+            self._clear_docs()
         if not texts:
             # fitted statistics of an empty collection are foreign: the next write fits
             self._foreign = fittable.is_fitted
@@ -380,5 +601,6 @@ class SparseBook:
         for ids, page in self._stored():
             vectors: list[SparseVector] = self.encoder.embed_documents(page)
             self.backend.write_sparse(ids, vectors)
+            self._index(list(zip(ids, self._counts(page), strict=True)))
         self.backend.end_of_writes()
         self.after_write(None)

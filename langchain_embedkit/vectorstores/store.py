@@ -188,6 +188,8 @@ class EmbedKitVectorStore(StoreSearch, StoreWrites, VectorStore):
         if self._closed:
             return
         self._closed = True
+        if self._book is not None:
+            self._book.close()
         self._backend.close()
 
     def __enter__(self) -> EmbedKitVectorStore:

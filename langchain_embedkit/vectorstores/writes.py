@@ -180,7 +180,7 @@ class StoreWrites:
             if book is None or book.fittable is None or not ids:
                 self._backend.delete(ids)
                 return
-            changes = [Change(r.id, r.text, None) for r in self._backend.get(ids)]
+            changes = [Change(i, old, None) for i, old in book.old_versions(ids).items()]
             pending = book.before_write(changes)
             try:
                 self._backend.delete(ids)

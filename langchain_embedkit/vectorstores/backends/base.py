@@ -53,6 +53,9 @@ class Backend(Protocol):
     """What :class:`~langchain_embedkit.vectorstores.EmbedKitVectorStore` needs from an engine."""
 
     name: str
+    upsert_needs_stored_keys: bool
+    """Whether :meth:`write` needs the stored metadata keys of replaced rows (Chroma merges
+    metadata on upsert), so only :meth:`existing` can say which ids are stored."""
 
     def max_rows_per_write(self) -> int:
         """Most rows one write request may carry."""

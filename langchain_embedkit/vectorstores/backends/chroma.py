@@ -94,6 +94,7 @@ class ChromaBackend:
     """Adapter over a ``chromadb`` collection (see :class:`..base.Backend`)."""
 
     name = "chroma"
+    upsert_needs_stored_keys = True
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
+from langchain_embedkit.sparse.bm25_counts import count_documents
 from langchain_embedkit.vectorstores import EmbedKitVectorStore
 from langchain_embedkit.vectorstores.ids import content_id
 from langchain_embedkit.vectorstores.sparse_state import SparseBook
@@ -149,6 +150,23 @@ class StoreMachine(RuleBasedStateMachine):
     def close_and_reopen(self) -> None:
         self._reopen()
 
+    @rule()
+    def document_index_lost(self) -> None:
+        book = self.store._book
+        assert isinstance(book, SparseBook) and book.docs is not None
+        self.store.close()
+        book.docs.remove()
+        self._reopen()
+
+    @rule(data=st.binary(max_size=64))
+    def document_index_damaged(self, data: bytes) -> None:
+        book = self.store._book
+        assert isinstance(book, SparseBook) and book.docs is not None
+        self.store.close()
+        book.docs.remove()
+        book.docs.path.write_bytes(data)
+        self._reopen()
+
     @rule(batch=docs)
     def crash_after_the_engine_write(self, batch: list[tuple[str, str | None, int]]) -> None:
         book = self.store._book
@@ -189,6 +207,13 @@ class StoreMachine(RuleBasedStateMachine):
             assert encoder.statistics() == BM25SparseEmbeddings(b=0.0).fit(stored).statistics()
         else:
             assert encoder.statistics().n_docs == 0
+        book = self.store._book
+        assert isinstance(book, SparseBook) and book.docs is not None
+        assert book._ensure_docs()  # built from the stored texts when the file was lost
+        ids = list(self.model)
+        counted = count_documents(encoder, [self.model[i][0] for i in ids])
+        assert book.docs.counts([*IDS, *ids]) == dict(zip(ids, counted, strict=True))
+        assert book.docs.totals() == (len(ids), sum(c.length for c in counted))
         self.reference.reset_collection()
         if self.model:
             ids = list(self.model)
