@@ -415,6 +415,8 @@ class StoreReader(StoreSearch):
         """Release the engine; a second call does nothing."""
         if not self._closed:
             self._closed = True
+            if self._book is not None:
+                self._book.close()
             self._backend.close()
 
     def __enter__(self) -> StoreReader:

@@ -310,8 +310,8 @@ class SparseBook:
 
     def _docs_match(self) -> bool:
         """Whether the index's totals equal the statistics' (then its rows are trusted)."""
-        if self.docs is None:
-            return False
+        if self.docs is None or not self.docs.path.exists():
+            return False  # a store saved without one: the next write builds it
         fittable = self._bm25()
         try:
             return self.docs.totals() == (fittable.n_docs, fittable._total_tokens)
