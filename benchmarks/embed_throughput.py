@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.embeddings import DefaultEmbeddings  # noqa: E402
 from langchain_embedkit.embeddings._inputs import check_texts  # noqa: E402
+from langchain_embedkit.embeddings._runtime import open_session  # noqa: E402
 from langchain_embedkit.embeddings.default import packaged_model_path  # noqa: E402
 
 
@@ -96,7 +97,6 @@ def parse_args() -> argparse.Namespace:
 
 def load_encoders(args: argparse.Namespace, session: Any) -> tuple[Any, Any, Any, Any]:
     """The raw SentenceTransformer, ours on torch, ours on ONNX int8 and on the fp32 graph."""
-    import onnxruntime as ort
     from sentence_transformers import SentenceTransformer
 
     bs = args.batch_size
@@ -115,9 +115,7 @@ def load_encoders(args: argparse.Namespace, session: Any) -> tuple[Any, Any, Any
             msg = f"{encoder.engine}: the torch-free runtime did not load"
             raise SystemExit(msg)
         # Same thread count as torch.
-        runtime.session = ort.InferenceSession(
-            str(runtime.graph), sess_options=session, providers=["CPUExecutionProvider"]
-        )
+        runtime.session = open_session(runtime.graph, session)
     return raw, ours, fast, fp32_onnx
 
 
