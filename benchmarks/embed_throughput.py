@@ -103,6 +103,12 @@ def parse_args() -> argparse.Namespace:
         help="where --full-ndcg keeps its vectors (.npy)",
     )
     parser.add_argument(
+        "--reference",
+        choices=("torch", "onnx32"),
+        default="torch",
+        help="--full-ndcg's fp32 side: torch, or the fp32 ONNX graph (cosine >= 0.99999 to it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "out" / "embed_throughput.json"
     )
     args = parser.parse_args()
@@ -329,8 +335,20 @@ def full_ndcg(args: argparse.Namespace) -> int:
             model.append(SentenceTransformer(packaged_model_path(), device="cpu"))
         return model[0].encode(texts, batch_size=bs, normalize_embeddings=True)
 
-    fp32_docs = cached_vectors(folder, "torch_docs", lambda: torch_encode(docs))
-    fp32_queries = cached_vectors(folder, "torch_queries", lambda: torch_encode(queries))
+    if args.reference == "torch":
+        fp32_docs = cached_vectors(folder, "torch_docs", lambda: torch_encode(docs))
+        fp32_queries = cached_vectors(folder, "torch_queries", lambda: torch_encode(queries))
+    else:
+        exact = DefaultEmbeddings(
+            backend="onnx", onnx_quantization=None, onnx_cache_dir=args.onnx_cache_dir
+        )._runtime
+        if exact is None:
+            msg = "the fp32 ONNX runtime did not load"
+            raise SystemExit(msg)
+        path = Path(exact.graph)
+        name = f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:10]}"
+        fp32_docs = cached_vectors(folder, f"{name}_docs", lambda: exact.encode(docs))
+        fp32_queries = cached_vectors(folder, f"{name}_queries", lambda: exact.encode(queries))
     int8_docs = cached_vectors(folder, f"{tag}_docs", lambda: runtime.encode(docs, batch_size=bs))
     int8_queries = cached_vectors(folder, f"{tag}_queries", lambda: runtime.encode(queries))
     ndcg_fp32 = ndcg10(fp32_docs, fp32_queries, ids, qrels)
@@ -339,7 +357,7 @@ def full_ndcg(args: argparse.Namespace) -> int:
     cos = cosines(fp32_docs.astype(np.float64), int8_docs.astype(np.float64))
     print(f"\nSciFact, {len(ids)} passages, {len(queries)} test queries, {fast.engine} ({tag})")
     for label, value in (
-        ("torch fp32", ndcg_fp32),
+        (f"{args.reference} fp32", ndcg_fp32),
         ("int8 passages + int8 queries", ndcg_int8),
         ("int8 passages + fp32 queries", ndcg_mixed),
     ):
