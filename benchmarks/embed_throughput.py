@@ -17,6 +17,12 @@ Usage::
 
     python benchmarks/embed_throughput.py            # 1,000 passages, 3 repetitions
     python benchmarks/embed_throughput.py --smoke    # 64 passages, 2 repetitions
+    python benchmarks/embed_throughput.py --full-ndcg  # all 5,183 passages, 300 queries
+
+``--full-ndcg`` measures retrieval quality only: nDCG@10 over the whole SciFact corpus and
+every test query, int8 ONNX against torch fp32 (the torch side takes tens of minutes on 2
+shared cores). Vectors are kept as ``.npy`` in ``--vectors-dir``, named for the encoder
+(the int8 ones for the SHA-256 of the graph), so a rerun only encodes what changed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +51,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.data import scifact_dir  # noqa: E402
 from langchain_embedkit.embeddings import DefaultEmbeddings  # noqa: E402
 from langchain_embedkit.embeddings._inputs import check_texts  # noqa: E402
+from langchain_embedkit.embeddings._runtime import open_session  # noqa: E402
 from langchain_embedkit.embeddings.default import packaged_model_path  # noqa: E402
 
 
@@ -86,6 +94,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--onnx-cache-dir", default=None, help="where the ONNX export is kept")
     parser.add_argument("--smoke", action="store_true", help="64 passages, 2 runs")
     parser.add_argument(
+        "--full-ndcg", action="store_true", help="nDCG@10 on all of SciFact, int8 vs fp32"
+    )
+    parser.add_argument(
+        "--vectors-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "embedkit-scifact-vectors",
+        help="where --full-ndcg keeps its vectors (.npy)",
+    )
+    parser.add_argument(
+        "--reference",
+        choices=("torch", "onnx32"),
+        default="torch",
+        help="--full-ndcg's fp32 side: torch, or the fp32 ONNX graph (cosine >= 0.99999 to it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "out" / "embed_throughput.json"
     )
     args = parser.parse_args()
@@ -96,7 +119,6 @@ def parse_args() -> argparse.Namespace:
 
 def load_encoders(args: argparse.Namespace, session: Any) -> tuple[Any, Any, Any, Any]:
     """The raw SentenceTransformer, ours on torch, ours on ONNX int8 and on the fp32 graph."""
-    import onnxruntime as ort
     from sentence_transformers import SentenceTransformer
 
     bs = args.batch_size
@@ -115,9 +137,7 @@ def load_encoders(args: argparse.Namespace, session: Any) -> tuple[Any, Any, Any
             msg = f"{encoder.engine}: the torch-free runtime did not load"
             raise SystemExit(msg)
         # Same thread count as torch.
-        runtime.session = ort.InferenceSession(
-            str(runtime.graph), sess_options=session, providers=["CPUExecutionProvider"]
-        )
+        runtime.session = open_session(runtime.graph, session)
     return raw, ours, fast, fp32_onnx
 
 
@@ -275,8 +295,81 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def cached_vectors(folder: Path, name: str, encode: Callable[[], Any]) -> np.ndarray:
+    """``folder/name.npy`` if it exists, else ``encode()`` saved there (no pickle)."""
+    path = folder / f"{name}.npy"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)
+    seconds, vectors = timed(lambda: np.asarray(encode(), dtype=np.float32))
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors, allow_pickle=False)
+    print(f"{name}: {len(vectors)} vectors in {seconds:.1f} s", flush=True)
+    return vectors
+
+
+def full_ndcg(args: argparse.Namespace) -> int:
+    """nDCG@10 over the whole corpus and every judged query: int8 ONNX vs torch fp32."""
+    import hashlib
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    _, dataset = load_passages(args.data, 0)
+    ids = list(dataset.corpus)
+    docs = [dataset.corpus[i] for i in ids]
+    qrels = [dataset.qrels[q] for q in dataset.qrels]
+    queries = [dataset.queries[q] for q in dataset.qrels]
+    bs, folder = args.batch_size, args.vectors_dir
+    fast = DefaultEmbeddings(backend="onnx", batch_size=bs, onnx_cache_dir=args.onnx_cache_dir)
+    runtime = fast._runtime
+    if runtime is None:
+        msg = f"{fast.engine}: the torch-free runtime did not load"
+        raise SystemExit(msg)
+    graph = Path(runtime.graph)
+    tag = f"{graph.stem}-{hashlib.sha256(graph.read_bytes()).hexdigest()[:10]}"
+    model: list[Any] = []  # loaded only if a torch side is not cached yet
+
+    def torch_encode(texts: list[str]) -> Any:
+        if not model:
+            model.append(SentenceTransformer(packaged_model_path(), device="cpu"))
+        return model[0].encode(texts, batch_size=bs, normalize_embeddings=True)
+
+    if args.reference == "torch":
+        fp32_docs = cached_vectors(folder, "torch_docs", lambda: torch_encode(docs))
+        fp32_queries = cached_vectors(folder, "torch_queries", lambda: torch_encode(queries))
+    else:
+        exact = DefaultEmbeddings(
+            backend="onnx", onnx_quantization=None, onnx_cache_dir=args.onnx_cache_dir
+        )._runtime
+        if exact is None:
+            msg = "the fp32 ONNX runtime did not load"
+            raise SystemExit(msg)
+        path = Path(exact.graph)
+        name = f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:10]}"
+        fp32_docs = cached_vectors(folder, f"{name}_docs", lambda: exact.encode(docs))
+        fp32_queries = cached_vectors(folder, f"{name}_queries", lambda: exact.encode(queries))
+    int8_docs = cached_vectors(folder, f"{tag}_docs", lambda: runtime.encode(docs, batch_size=bs))
+    int8_queries = cached_vectors(folder, f"{tag}_queries", lambda: runtime.encode(queries))
+    ndcg_fp32 = ndcg10(fp32_docs, fp32_queries, ids, qrels)
+    ndcg_int8 = ndcg10(int8_docs, int8_queries, ids, qrels)
+    ndcg_mixed = ndcg10(int8_docs, fp32_queries, ids, qrels)
+    cos = cosines(fp32_docs.astype(np.float64), int8_docs.astype(np.float64))
+    print(f"\nSciFact, {len(ids)} passages, {len(queries)} test queries, {fast.engine} ({tag})")
+    for label, value in (
+        (f"{args.reference} fp32", ndcg_fp32),
+        ("int8 passages + int8 queries", ndcg_int8),
+        ("int8 passages + fp32 queries", ndcg_mixed),
+    ):
+        print(f"nDCG@10 {label:30s} {value:.4f} ({value - ndcg_fp32:+.4f})")
+    print(f"cosine int8 vs fp32 passages: min {cos.min():.4f}, mean {cos.mean():.5f}")
+    return 0 if abs(ndcg_int8 - ndcg_fp32) <= 0.005 else 1
+
+
 def main() -> int:
     args = parse_args()
+    if args.full_ndcg:
+        return full_ndcg(args)
 
     import onnxruntime as ort
     import torch

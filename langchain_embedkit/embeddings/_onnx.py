@@ -236,7 +236,7 @@ def _quantize(model: SentenceTransformer, folder: Path, quantization: str) -> No
 # Int8 recipes as optimum's AutoQuantizationConfig defines them: AVX2 without VNNI multiplies
 # u8 x u8 (u8 x s8 saturates in VPMADDUBSW); AVX-512 VNNI, AVX-512 and ARM take s8 weights.
 _WEIGHT_TYPES = {"avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8", "arm64": "QInt8"}
-_GRAPH_VERSION = 4
+_GRAPH_VERSION = 5
 
 
 def source_checksum(weights: Path, cache_dir: Path) -> str:

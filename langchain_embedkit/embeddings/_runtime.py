@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from langchain_embedkit.embeddings._bert_graph import BertLayout
 
-__all__ = ["OnnxSentenceEncoder"]
+__all__ = ["OnnxSentenceEncoder", "open_session"]
 
 
 class OnnxSentenceEncoder:
@@ -45,9 +45,7 @@ class OnnxSentenceEncoder:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            str(graph), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self.session = open_session(graph, options)
         self.prompts = _read_prompts(layout.folder)
 
     @property
@@ -121,6 +119,23 @@ class OnnxSentenceEncoder:
         if normalize_embeddings:
             out = _unit(out)
         return out
+
+
+def open_session(graph: Path, options: Any) -> Any:
+    """An onnxruntime CPU session over ``graph`` with ``options`` (``ort.SessionOptions``).
+
+    Every session over these graphs goes through here so that the fusions that slow them
+    down (:data:`~langchain_embedkit.embeddings._bert_graph.UNFUSED_OPTIMIZERS`) stay off.
+    """
+    from langchain_embedkit.embeddings._bert_graph import UNFUSED_OPTIMIZERS
+
+    ort = require("onnxruntime", "onnx")
+    return ort.InferenceSession(
+        str(graph),
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(UNFUSED_OPTIMIZERS),
+    )
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -111,6 +111,29 @@ def test_fp32_graph_keeps_its_weights_beside_it(
     ]  # no staging folder left behind
 
 
+@pytest.mark.parametrize("quantization", [None, "auto"])
+def test_sessions_run_plain_layer_norms(
+    tiny_model_dirs: dict[str, Path], tmp_path: Path, quantization: str | None
+) -> None:
+    """onnxruntime's fused SkipLayerNormalization is slower on CPU than Add + LayerNorm:
+    neither the written graph nor the one the runtime's session optimizes may hold it."""
+    import onnx
+    import onnxruntime as ort
+
+    from langchain_embedkit.embeddings._runtime import open_session
+
+    layout = bert_layout(tiny_model_dirs["bge_en"])
+    assert layout is not None
+    graph = build_runtime_graph(layout, quantization=quantization, cache_dir=tmp_path)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    open_session(graph, options)
+    for path in (graph, tmp_path / "optimized.onnx"):
+        ops = {node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node}
+        assert "LayerNormalization" in ops
+        assert "SkipLayerNormalization" not in ops, path
+
+
 def test_non_bert_models_keep_sentence_transformers(tiny_model_dirs: dict[str, Path]) -> None:
     assert bert_layout(tiny_model_dirs["qwen3"]) is None
     assert bert_layout(tiny_model_dirs["bge_en"]) is not None
