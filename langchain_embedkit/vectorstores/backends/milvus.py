@@ -115,6 +115,11 @@ class MilvusBackend:
         self._written: set[str] | None = None  # see _lite_ids and _create
         self._loading = False  # a new server collection loads while the first pass writes
         self._warned_size = False
+        # rows in the collection: exact after count() and this object's inserts, an upper
+        # bound after deletes (None: unknown); saves a statistics call per write
+        self._size: int | None = None
+        self._size_exact = False
+        self._metric_checked = True  # a collection this object creates has the store's metric
         self._closed = False
         self._path = os.path.abspath(uri) if self.local else None
         kwargs: dict[str, Any] = dict(client_kwargs or {})
@@ -168,14 +173,7 @@ class MilvusBackend:
                 "hybrid search, or open this one without sparse_embedding."
             )
             raise ValueError(msg)
-        stored = self._stored_metric()
-        if stored is not None and stored != _METRICS[self.metric]:
-            msg = (
-                f"Milvus collection {self.collection_name!r} was built with metric "
-                f"{stored!r} but metric={self.metric!r} was given. Pass "
-                f"metric={stored.lower()!r}, or use another collection_name."
-            )
-            raise ValueError(msg)
+        self._metric_checked = False  # on the first search: only searches use the metric
         self._exists = True
         if self._path is not None:
             with _lite_lock:
@@ -240,6 +238,8 @@ class MilvusBackend:
         self._dim = dim
         self._has_sparse_field = self.with_sparse
         self._exists = True
+        self._size, self._size_exact = 0, True
+        self._metric_checked = True
         if self._path is not None:
             with _lite_lock:
                 self._written = _lite_ids[(self._path, self.collection_name)] = set()
@@ -326,7 +326,10 @@ class MilvusBackend:
         except BaseException:
             if not self.local:
                 self._written = None
+            self._size = None
             raise
+        if self._size is not None:
+            self._size += len(new)
         if self._written is not None:
             self._written.update(r.id for r in rows)
 
@@ -341,10 +344,12 @@ class MilvusBackend:
             self._warn_if_large()
 
     def _warn_if_large(self) -> None:
-        if self._warned_size:
+        if self._warned_size or (self._size is not None and self._size < LITE_SCAN_WARNING_ROWS):
             return
-        stats = self.client.get_collection_stats(self.collection_name)
-        rows = int(stats.get("row_count", 0))
+        if self._size is None or not self._size_exact:
+            stats = self.client.get_collection_stats(self.collection_name)
+            self._size, self._size_exact = int(stats.get("row_count", 0)), True
+        rows = self._size
         if rows < LITE_SCAN_WARNING_ROWS:
             return
         self._warned_size = True
@@ -396,6 +401,7 @@ class MilvusBackend:
             )
         if self._written is not None:
             self._written.difference_update(ids)
+        self._size_exact = False  # still an upper bound
 
     def _expr(self, filter: Filter | None) -> str:
         if not filter:
@@ -433,7 +439,8 @@ class MilvusBackend:
         rows = self.client.query(
             self.collection_name, filter="", output_fields=["count(*)"], **self._read_kwargs()
         )
-        return int(rows[0]["count(*)"])
+        self._size, self._size_exact = int(rows[0]["count(*)"]), True
+        return self._size
 
     def peek(self, limit: int) -> list[Record]:
         if not self._ready() or limit <= 0:
@@ -497,6 +504,16 @@ class MilvusBackend:
                 _lite_ids.pop((self._path, self.collection_name), None)
 
     def _dense_params(self) -> dict[str, Any]:
+        if not self._metric_checked:
+            stored = self._stored_metric()
+            if stored is not None and stored != _METRICS[self.metric]:
+                msg = (
+                    f"Milvus collection {self.collection_name!r} was built with metric "
+                    f"{stored!r} but metric={self.metric!r} was given. Pass "
+                    f"metric={stored.lower()!r}, or use another collection_name."
+                )
+                raise ValueError(msg)
+            self._metric_checked = True
         return {"metric_type": _METRICS[self.metric], "params": dict(self.search_params)}
 
     def _hits(self, result: Any, with_vectors: bool = False) -> list[Hit]:

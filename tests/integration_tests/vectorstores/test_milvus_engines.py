@@ -174,8 +174,14 @@ def test_collection_created_by_another_tool_opens_as_it_is(uri: str) -> None:
         ],
     )
     client.close()
+    # the metric matters to searches only: the first one names the mismatch, before asking
+    wrong = EmbedKitVectorStore(embedding, uri=uri, collection_name=name, metric="cosine")
+    assert wrong.count() == 2
     with pytest.raises(ValueError, match=r"built with metric 'IP'.*metric='ip'"):
-        EmbedKitVectorStore(embedding, uri=uri, collection_name=name, metric="cosine")
+        wrong.similarity_search("two", k=1)
+    with pytest.raises(ValueError, match=r"built with metric 'IP'.*metric='ip'"):
+        wrong.similarity_search_by_vector(vectors[0], k=1)
+    wrong.close()
     store = EmbedKitVectorStore(embedding, uri=uri, collection_name=name, metric="ip")
     try:
         found = store.similarity_search("two", k=2, filter={"lang": "zh"})

@@ -138,6 +138,32 @@ def test_a_large_milvus_lite_collection_warns_once(
     store.close()
 
 
+def test_the_size_check_uses_what_the_store_already_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from langchain_embedkit.vectorstores.backends import milvus
+
+    monkeypatch.setattr(milvus, "LITE_SCAN_WARNING_ROWS", 30)
+    texts, _ = corpus(60)
+    store = make_store("milvus", tmp_path, collection_name="sized")
+    store.add_texts(texts[:35])
+    store.delete(store.add_texts(texts[35:45]))  # 35 left, the size an upper bound again
+    store.close()
+    reopened = make_store("milvus", tmp_path, collection_name="sized")
+    asked: list[str] = []
+    backend = reopened._backend
+    stats = backend.client.get_collection_stats  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        backend.client, "get_collection_stats", lambda name: asked.append(name) or stats(name)
+    )
+    assert reopened.count() == 35
+    with caplog.at_level(logging.WARNING, logger=milvus.__name__):
+        reopened.add_texts(texts[50:51])
+    assert asked == []  # the count and this write's inserts give the size exactly
+    assert "36 documents" in caplog.text
+    reopened.close()
+
+
 def test_document_ids_and_explicit_ids_are_kept(engine: str, tmp_path: Path) -> None:
     store = make_store(engine, tmp_path)
     ids = store.add_documents([Document("a", id="doc-a"), Document("b"), Document("c", id="c")])
