@@ -141,8 +141,9 @@ class DocIndex:
             stored: The rows the index holds now among those ids, when the caller just read
                 them (saves reading them again for the totals).
         """
-        removed = list(removed)
-        added = list(added)
+        rows = dict(added)  # one row per id: the last wins
+        added = list(rows.items())
+        removed = [doc_id for doc_id in dict.fromkeys(removed) if doc_id not in rows]
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -155,12 +156,12 @@ class DocIndex:
                     lengths = [stored[i].length for i in set(gone).intersection(stored)]
                 n_docs -= len(lengths)
                 total -= sum(lengths)
-                for start in range(0, len(gone), _PAGE):
-                    part = gone[start : start + _PAGE]
+                for start in range(0, len(removed), _PAGE):
+                    part = removed[start : start + _PAGE]
                     marks = ",".join("?" * len(part))
                     db.execute(f"DELETE FROM docs WHERE id IN ({marks})", part)
-                db.executemany(
-                    "INSERT INTO docs VALUES (?, ?, ?)",
+                db.executemany(  # a replaced row is rewritten in place
+                    "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
                     ((doc_id, c.length, c.token_bytes()) for doc_id, c in added),
                 )
                 n_docs += len(added)
