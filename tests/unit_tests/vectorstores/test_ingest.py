@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import numpy as np
 import pytest
 
 from langchain_embedkit.errors import DimensionMismatchError
 from langchain_embedkit.vectorstores.backends.base import Row
 from langchain_embedkit.vectorstores.backends.chroma import check_chroma_metadata
-from langchain_embedkit.vectorstores.ingest import check_dimensions, row_bytes, split_requests
+from langchain_embedkit.vectorstores.ingest import (
+    check_dimensions,
+    check_finite,
+    row_bytes,
+    split_requests,
+)
 
 
 def rows(n: int, dim: int = 4, text: str = "x") -> list[Row]:
@@ -49,3 +58,21 @@ def test_chroma_metadata_accepts_what_it_stores() -> None:
     check_chroma_metadata({"s": "中文", "i": -3, "f": 0.5, "b": True, "l": [1, 2], "t": ["a"]})
     with pytest.raises(ValueError, match="reserved"):
         check_chroma_metadata({"embedkit:sparse": "x"})
+
+
+@pytest.mark.parametrize(
+    ("vectors", "bad"),
+    [
+        ([[0.1] * 384, [1e37] * 384], None),  # sums past float32's range, every value within it
+        ([[0.1, float("nan")]], "nan"),
+        ([[0.1, 0.2], [float("-inf"), 0.0]], "-inf"),
+        ([[3.5e38, 0.0]], "3.5e+38"),
+        ([np.array([0.5, np.inf], dtype=np.float32)], "inf"),
+    ],
+)
+def test_check_finite_names_the_first_bad_value(vectors: list[Any], bad: str | None) -> None:
+    if bad is None:
+        check_finite(vectors)
+        return
+    with pytest.raises(ValueError, match=re.escape(bad)):
+        check_finite(vectors)
