@@ -2,10 +2,11 @@
 
 Run from ``benchmarks/store.py`` (``--parts changes``). Both sides hold the same rows:
 id, text, metadata, dense vector and BM25 sparse vector (a Milvus sparse field; on Chroma
-the reserved metadata key the store uses). The raw client's clock includes encoding the
-sparse vectors, as a user of the raw client would have to; the store's adds its
-bookkeeping: reading the replaced or deleted texts, updating the BM25 statistics, the
-crash journal and one line appended to the statistics' change log. Opening is timed up
+the reserved metadata key the store uses). The raw client's clock includes embedding the
+texts (the same call as the store's) and encoding the sparse vectors, as a user of the raw
+client would have to; the store's adds its bookkeeping: the old versions' counts read from
+the document index, updating the BM25 statistics, the crash journal, the index update and
+one line appended to the statistics' change log. Opening is timed up
 to the first ``count()`` on both sides (engines load lazily, so the first call pays for
 it): the store's includes its reconcile (state load and that count).
 """
