@@ -10,6 +10,7 @@ search`` and ``embedkit info`` use.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,11 +51,46 @@ if TYPE_CHECKING:
 
     from langchain_embedkit.sparse.base import SparseEmbeddings
 
-__all__ = ["StoreReader", "StoreSearch"]
+__all__ = ["StoreReader", "StoreSearch", "open_collection"]
 
 _MODES: tuple[str, ...] = ("dense", "sparse", "hybrid")
 # below this k a search never asks the engine for its count; above, k is clamped to it
 _CLAMP_FROM = 100
+
+
+def open_collection(
+    backend: BackendName | BackendOptions | None,
+    engine_options: dict[str, Any],
+    collection_name: str,
+    metric: scoring.Metric,
+    sparse_embedding: SparseEmbeddings | None,
+) -> tuple[BackendOptions, Backend, threading.RLock, SparseBook | None]:
+    """What every store object does on open: resolve and check the engine options, connect,
+    and load the sparse statistics (finishing an interrupted write, reconciling them).
+
+    Returns:
+        The options, the engine adapter, the collection's write lock and the statistics'
+        book (None without a sparse encoder).
+    """
+    options = resolve_options(backend, engine_options)
+    if isinstance(options, MilvusOptions):
+        check_collection_name(collection_name, "milvus", options.uri, None)
+    else:
+        check_collection_name(collection_name, "chroma", "", options.persist_directory)
+    engine = create_backend(
+        options,
+        collection_name=collection_name,
+        metric=metric,
+        with_sparse=sparse_embedding is not None,
+    )
+    state = engine.state_path()
+    lock = write_lock(str(state) if state is not None else f"store-{id(engine)}")
+    book = None
+    if sparse_embedding is not None:
+        book = SparseBook(sparse_embedding, engine, state, collection_name)
+        with lock:
+            book.open()
+    return options, engine, lock, book
 
 
 class StoreSearch:
@@ -363,14 +399,8 @@ class StoreReader(StoreSearch):
         metric: scoring.Metric = "cosine",
         **engine_options: Any,
     ) -> None:
-        options = resolve_options(backend, engine_options)
-        if isinstance(options, MilvusOptions):
-            check_collection_name(collection_name, "milvus", options.uri, None)
-        else:
-            check_collection_name(collection_name, "chroma", "", options.persist_directory)
         self.embedding = embedding
         self.sparse_embedding = sparse_embedding
-        self.options: BackendOptions = options
         self.collection_name = collection_name
         self.metric = scoring.check_metric(metric)
         self.retrieval_mode = "hybrid" if sparse_embedding is not None else "dense"
@@ -381,19 +411,9 @@ class StoreReader(StoreSearch):
         self.fetch_k = None
         self.sparse_score_scale = 10.0
         self._closed = False
-        self._backend = create_backend(
-            options,
-            collection_name=collection_name,
-            metric=self.metric,
-            with_sparse=sparse_embedding is not None,
+        self.options, self._backend, _, self._book = open_collection(
+            backend, engine_options, collection_name, self.metric, sparse_embedding
         )
-        state = self._backend.state_path()
-        self._book = None
-        if sparse_embedding is not None:
-            self._book = SparseBook(sparse_embedding, self._backend, state, collection_name)
-            lock = write_lock(str(state) if state is not None else f"store-{id(self)}")
-            with lock:
-                self._book.open()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(backend={self._backend!r}, metric={self.metric!r})"

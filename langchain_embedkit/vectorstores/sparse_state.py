@@ -417,15 +417,16 @@ class SparseBook:
             return dict(found)
         return {r.id: r.text for r in self.backend.get(ids)}
 
-    def _take_out(self, olds: Sequence[str | DocumentCounts | None]) -> None:
+    def _take_out(self, olds: Sequence[str | DocumentCounts | None], *, back: bool = False) -> None:
+        """Remove old versions from the statistics (``back=True``: put them back)."""
         fittable = self.fittable
         assert fittable is not None
         texts = [old for old in olds if isinstance(old, str)]
         if texts:
-            fittable.partial_unfit(texts)
+            (fittable.partial_fit if back else fittable.partial_unfit)(texts)
         counted = [old for old in olds if isinstance(old, DocumentCounts)]
         if counted:
-            unfit_counts(self._bm25(), counted)
+            (refit_counts if back else unfit_counts)(self._bm25(), counted)
 
     def _counts(self, texts: list[str]) -> list[DocumentCounts]:
         return count_documents(self._bm25(), texts) if self.docs is not None else []
@@ -549,12 +550,7 @@ class SparseBook:
             return None
         if undo_new:
             fittable.partial_unfit(undo_new)
-        texts = [old for old in redo_old if isinstance(old, str)]
-        if texts:
-            fittable.partial_fit(texts)
-        counted = [old for old in redo_old if isinstance(old, DocumentCounts)]
-        if counted:
-            refit_counts(self._bm25(), counted)
+        self._take_out(redo_old, back=True)
         ids = [c.id for c in changes if c.id in now_texts]
         now_counts = dict(zip(ids, self._counts([now_texts[i] for i in ids]), strict=False))
         return [(c.id, now_counts.get(c.id)) for c in changes]

@@ -20,18 +20,15 @@ from langchain_core.vectorstores import VectorStore, VectorStoreRetriever
 from langchain_embedkit.fusion import Normalization
 from langchain_embedkit.types import RetrievalMode
 from langchain_embedkit.vectorstores import scoring
-from langchain_embedkit.vectorstores.arguments import check_collection_name
-from langchain_embedkit.vectorstores.backends import create_backend
 from langchain_embedkit.vectorstores.backends.base import Backend
 from langchain_embedkit.vectorstores.options import (
     BackendName,
     BackendOptions,
     ChromaOptions,
     MilvusOptions,
-    resolve_options,
 )
-from langchain_embedkit.vectorstores.search import StoreSearch
-from langchain_embedkit.vectorstores.sparse_state import SparseBook, write_lock
+from langchain_embedkit.vectorstores.search import StoreSearch, open_collection
+from langchain_embedkit.vectorstores.sparse_state import SparseBook
 from langchain_embedkit.vectorstores.writes import StoreWrites
 
 if TYPE_CHECKING:
@@ -121,18 +118,8 @@ class EmbedKitVectorStore(StoreSearch, StoreWrites, VectorStore):
         show_progress_bar: bool = False,
         **engine_options: Any,
     ) -> None:
-        options = resolve_options(backend, engine_options)
-        if isinstance(options, MilvusOptions):
-            check_collection_name(collection_name, "milvus", options.uri, None)
-        else:
-            check_collection_name(collection_name, "chroma", "", options.persist_directory)
         self.embedding = embedding
         self.sparse_embedding = sparse_embedding
-        self.options: BackendOptions = options
-        """The engine settings the store was opened with."""
-        self.backend_name: BackendName = (
-            "milvus" if isinstance(options, MilvusOptions) else "chroma"
-        )
         self._closed = False
         self.collection_name = collection_name
         self.metric = scoring.check_metric(metric)
@@ -156,19 +143,17 @@ class EmbedKitVectorStore(StoreSearch, StoreWrites, VectorStore):
         self.sparse_score_scale = sparse_score_scale
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
-        self._backend: Backend = create_backend(
-            options,
-            collection_name=collection_name,
-            metric=self.metric,
-            with_sparse=sparse_embedding is not None,
+        opened = open_collection(
+            backend, engine_options, collection_name, self.metric, sparse_embedding
         )
-        state = self._backend.state_path()
-        self._lock = write_lock(str(state) if state is not None else f"store-{id(self)}")
-        self._book: SparseBook | None = None
-        if sparse_embedding is not None:
-            self._book = SparseBook(sparse_embedding, self._backend, state, collection_name)
-            with self._lock:
-                self._book.open()
+        self.options: BackendOptions = opened[0]
+        """The engine settings the store was opened with."""
+        self.backend_name: BackendName = (
+            "milvus" if isinstance(self.options, MilvusOptions) else "chroma"
+        )
+        self._backend: Backend = opened[1]
+        self._lock = opened[2]
+        self._book: SparseBook | None = opened[3]
 
     # -- housekeeping -----------------------------------------------------------------------
 
