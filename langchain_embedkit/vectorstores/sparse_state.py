@@ -275,7 +275,7 @@ class SparseBook:
         rows = self.settle(changes)
         if rows is None:
             return False
-        self._index(rows)
+        self._index(rows, recovering=True)
         self.save()
         self._clear()
         return True
@@ -359,9 +359,18 @@ class SparseBook:
         self,
         rows: Sequence[tuple[str, DocumentCounts | None]],
         stored: dict[str, DocumentCounts] | None = None,
+        *,
+        recovering: bool = False,
     ) -> None:
-        """Write settled rows to the index (when it is in use)."""
-        if self.docs is None or not self._docs_ok or not rows:
+        """Write settled rows to the index (when it is in use).
+
+        A recovery writes them whenever the file exists: the index is only judged after
+        it, and rows the interrupted write left behind could otherwise pass that judgement
+        (an upsert keeping a document's length keeps the totals).
+        """
+        if self.docs is None or not rows:
+            return
+        if not (self._docs_ok or (recovering and self.docs.path.exists())):
             return
         try:
             self.docs.apply(

@@ -181,3 +181,20 @@ def test_a_crafted_row_is_noticed_and_the_index_rebuilt(
     assert reopened.count() == len(CORPUS) - 1
     assert "document index" in caplog.text
     reopened.close()
+
+
+def test_recovery_rewrites_the_rows_of_an_interrupted_write(engine: str, tmp_path: Path) -> None:
+    # an upsert that keeps the document's length keeps the index's totals: only the
+    # recovery's own rows can tell the new version from the old one
+    store = filled(engine, tmp_path)
+    book = book_of(store)
+    book.after_write = lambda pending: None  # type: ignore[method-assign]
+    store.add_texts(["doc 12 on topic5 and theme2 kiwi12"], ids=["12"])
+    store.close()
+    reopened = open_store(engine, tmp_path)
+    book = book_of(reopened)
+    assert book.docs is not None and book._docs_ok
+    (expected,) = count_documents(book._bm25(), ["doc 12 on topic5 and theme2 kiwi12"])
+    assert book.docs.counts(["12"]) == {"12": expected}
+    assert_statistics_follow_the_store(reopened)
+    reopened.close()
