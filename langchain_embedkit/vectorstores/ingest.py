@@ -185,13 +185,26 @@ def ingest(
     return all_ids
 
 
-def _existing(ids: list[str], backend: Backend, book: SparseBook | None) -> dict[str, set[str]]:
+def _existing(
+    ids: list[str], explicit: list[str], backend: Backend, book: SparseBook | None
+) -> dict[str, set[str]]:
     """The stored ids among ``ids``: from the BM25 document index when the engine needs
-    nothing else from the look-up (no stored metadata keys), else from the engine."""
+    nothing else from the look-up (no stored metadata keys), else from the engine.
+
+    Where the engine's look-up costs more than an upsert (``backend.blind_upserts``) and no
+    BM25 statistics need the old versions, the ``explicit`` ids are not looked up: they
+    are returned as stored, so the write upserts them (same result, one round trip less).
+    Content ids are always looked up: a stored one is skipped without embedding.
+    """
     if book is not None and not backend.upsert_needs_stored_keys:
         known = book.stored_ids(ids)
         if known is not None:
             return {doc_id: set() for doc_id in known}
+    if backend.blind_upserts and explicit and (book is None or book.fittable is None):
+        blind = set(explicit)
+        asked = [doc_id for doc_id in ids if doc_id not in blind]
+        found = backend.existing(asked) if asked else {}
+        return {**{doc_id: set() for doc_id in explicit}, **found}
     return backend.existing(ids)
 
 
@@ -208,7 +221,8 @@ def _write_batch(
 ) -> bool:
     # one write per id: the last occurrence wins, as two sequential upserts would
     last: dict[str, int] = {doc_id: pos for pos, doc_id in enumerate(ids)}
-    existing = _existing(list(last), backend, book)
+    explicit = [doc_id for doc_id, pos in last.items() if not derived[pos]]
+    existing = _existing(list(last), explicit, backend, book)
     todo = [pos for doc_id, pos in last.items() if not (derived[pos] and doc_id in existing)]
     if not todo:
         return False

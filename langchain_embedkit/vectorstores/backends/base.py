@@ -57,6 +57,12 @@ class Backend(Protocol):
     """Whether :meth:`write` needs the stored metadata keys of replaced rows (Chroma merges
     metadata on upsert), so only :meth:`existing` can say which ids are stored."""
 
+    @property
+    def blind_upserts(self) -> bool:
+        """Whether an explicit id is better upserted without asking whether it is stored:
+        the look-up costs more than the upsert (a Milvus server's Strong read waits for its
+        next time tick)."""
+
     def max_rows_per_write(self) -> int:
         """Most rows one write request may carry."""
 

@@ -95,6 +95,7 @@ class ChromaBackend:
 
     name = "chroma"
     upsert_needs_stored_keys = True
+    blind_upserts = False
 
     def __init__(
         self,

@@ -207,6 +207,33 @@ def test_store_ingest_stays_idempotent_on_a_server(milvus_server: str) -> None:
         store.close()
 
 
+def test_explicit_ids_are_upserted_without_a_look_up_after_the_pass(milvus_server: str) -> None:
+    # a Strong look-up waits for the server's next time tick; with no BM25 statistics to
+    # update, an upsert gives the same result without it (content ids are still looked up,
+    # so stored ones are skipped without embedding)
+    store = EmbedKitVectorStore(
+        DeterministicFakeEmbedding(size=DIM), uri=milvus_server, collection_name=_name()
+    )
+    backend: Any = store._backend
+    try:
+        store.add_texts(["one", "two"], ids=["a", "b"])
+        content_ids = store.add_texts(["three"])
+        calls = _Calls(backend.client, ("get", "insert", "upsert"))
+        store.add_texts(["one v2", "four"], ids=["a", "d"])
+        assert calls.of("get") == []
+        assert len(calls.of("upsert")) == 1
+        assert calls.of("insert") == []
+        assert store.add_texts(["three", "five"])[0] == content_ids[0]
+        assert [kw["consistency_level"] for kw in calls.of("get")] == ["Strong"]
+        assert len(calls.of("insert")) == 1  # "five" only: "three" is stored, so skipped
+        assert store.count() == 5
+        got = {d.id: d.page_content for d in store.get_by_ids(["a", "b", "d"])}
+        assert got == {"a": "one v2", "b": "two", "d": "four"}
+    finally:
+        backend.drop()
+        store.close()
+
+
 # -- connection options ------------------------------------------------------------------
 
 
