@@ -8,9 +8,12 @@ reading its text from the engine, and knows which ids are stored without asking 
 It is one SQLite file (``<state>.docs``, WAL mode: a killed process leaves the last
 committed transaction; the WAL is folded back every ~64 MB and on close) with the
 documents and two totals, document count and token count, changed in the same
-transaction as the rows. The store trusts the index only
-while those totals equal the statistics' (which equal the collection's count), and
-rebuilds it from the stored texts otherwise. Everything read back is checked.
+transaction as the rows. A removed document is first only named in a small ``gone`` table
+(a delete of 1,000 random ids would otherwise rewrite about as many pages); its row is
+dropped with the others in one ordered pass once ``gone`` holds 10,000 ids. The store
+trusts the index only while those totals equal the statistics' (which equal the
+collection's count), and rebuilds it from the stored texts otherwise. Everything read
+back is checked.
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ from langchain_embedkit.sparse.bm25_counts import DocumentCounts, read_counts
 
 __all__ = ["DocIndex"]
 
-_VERSION = 1
+_VERSION = 2  # 2: the gone table (a version 1 file is read as a version 2 one with none)
 _PAGE = 900  # ids per statement, under SQLite's variable limit on every build
 _CHECKPOINT_PAGES = 16_000  # the WAL is folded back at about 64 MB (and on close)
+_GONE_LIMIT = 10_000  # removed rows are dropped from docs in one pass past this many
+_CACHE_KIB = 32_768  # page cache, allocated as used: an upsert or delete of 1,000 random
+# ids touches about as many pages, and SQLite's default 2 MB re-reads them from the OS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     id TEXT PRIMARY KEY NOT NULL, length INTEGER NOT NULL, tokens BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS totals (
     key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -61,10 +68,13 @@ class DocIndex:
             # A write of 1,000 random ids touches about as many pages; checkpointing the WAL
             # every 1,000 pages (the default) would copy them back after every write.
             db.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
+            db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
             db.executescript(_SCHEMA)
             version = self._total(db, "version")
             if version is None:
                 self._set_totals(db, {"version": _VERSION, "n_docs": 0, "total_tokens": 0})
+            elif version == 1:
+                self._set_totals(db, {"version": _VERSION})
             elif version != _VERSION:
                 db.close()
                 msg = f"unknown version {version}"
@@ -108,7 +118,11 @@ class DocIndex:
         for start in range(0, len(ids), _PAGE):
             part = list(ids[start : start + _PAGE])
             marks = ",".join("?" * len(part))
-            yield from db.execute(f"SELECT {columns} FROM docs WHERE id IN ({marks})", part)
+            yield from db.execute(
+                f"SELECT {columns} FROM docs WHERE id IN ({marks}) "
+                "AND NOT EXISTS (SELECT 1 FROM gone WHERE gone.id = docs.id)",
+                part,
+            )
 
     def stored(self, ids: Sequence[str]) -> set[str]:
         """The ids among ``ids`` that the index holds."""
@@ -149,21 +163,27 @@ class DocIndex:
             db.execute("BEGIN IMMEDIATE")
             try:
                 n_docs, total = self.totals()
-                gone = removed + [doc_id for doc_id, _ in added]
+                leaving = removed + [doc_id for doc_id, _ in added]
                 if stored is None:
-                    lengths = [int(row[1]) for row in self._rows(gone, "id, length")]  # type: ignore[call-overload]
+                    held = {str(r[0]): int(r[1]) for r in self._rows(leaving, "id, length")}  # type: ignore[call-overload]
                 else:
-                    lengths = [stored[i].length for i in set(gone).intersection(stored)]
-                n_docs -= len(lengths)
-                total -= sum(lengths)
-                for start in range(0, len(removed), _PAGE):
-                    part = removed[start : start + _PAGE]
-                    marks = ",".join("?" * len(part))
-                    db.execute(f"DELETE FROM docs WHERE id IN ({marks})", part)
+                    held = {i: stored[i].length for i in set(leaving).intersection(stored)}
+                n_docs -= len(held)
+                total -= sum(held.values())
+                if db.execute("SELECT 1 FROM gone LIMIT 1").fetchone() is not None:
+                    self._delete(db, "gone", [doc_id for doc_id, _ in added])
                 db.executemany(  # a replaced row is rewritten in place
                     "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
                     ((doc_id, c.length, c.token_bytes()) for doc_id, c in added),
                 )
+                db.executemany(
+                    "INSERT OR IGNORE INTO gone VALUES (?)",
+                    ((doc_id,) for doc_id in removed if doc_id in held),
+                )
+                (waiting,) = db.execute("SELECT count(*) FROM gone").fetchone()
+                if waiting >= _GONE_LIMIT:  # one pass in id order over the pages they are on
+                    db.execute("DELETE FROM docs WHERE id IN (SELECT id FROM gone)")
+                    db.execute("DELETE FROM gone")
                 n_docs += len(added)
                 total += sum(c.length for _, c in added)
                 self._set_totals(db, {"n_docs": n_docs, "total_tokens": total})
@@ -174,12 +194,20 @@ class DocIndex:
         except sqlite3.Error as exc:
             raise PersistenceError(self._problem(f"cannot be written ({exc})")) from None
 
+    @staticmethod
+    def _delete(db: sqlite3.Connection, table: str, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), _PAGE):
+            part = list(ids[start : start + _PAGE])
+            marks = ",".join("?" * len(part))
+            db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", part)
+
     def clear(self) -> None:
         """Remove every row."""
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM docs")
+            db.execute("DELETE FROM gone")
             self._set_totals(db, {"n_docs": 0, "total_tokens": 0})
             db.execute("COMMIT")
         except sqlite3.Error as exc:

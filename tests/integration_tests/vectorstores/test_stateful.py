@@ -23,7 +23,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from langchain_embedkit.sparse.bm25 import BM25SparseEmbeddings
 from langchain_embedkit.sparse.bm25_counts import count_documents
-from langchain_embedkit.vectorstores import EmbedKitVectorStore
+from langchain_embedkit.vectorstores import EmbedKitVectorStore, doc_index
 from langchain_embedkit.vectorstores.ids import content_id
 from langchain_embedkit.vectorstores.sparse_state import SparseBook
 
@@ -234,7 +234,11 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.parametrize("engine", ["chroma", "milvus"])
-def test_store_follows_a_dict_model(engine: str, tmp_path: Path) -> None:
+def test_store_follows_a_dict_model(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # removed documents leave the index's rows in passes of 3, so the steps cross that pass
+    monkeypatch.setattr(doc_index, "_GONE_LIMIT", 3)
     machine = type(f"StoreMachine_{engine}", (StoreMachine,), {"engine": engine, "root": tmp_path})
     machine.TestCase.settings = settings(
         max_examples=10,
