@@ -113,11 +113,16 @@ class DocIndex:
         db = self._connect()
         return self._total(db, "n_docs") or 0, self._total(db, "total_tokens") or 0
 
-    def _rows(self, ids: Sequence[str], columns: str) -> Iterator[tuple[object, ...]]:
-        db = self._connect()
+    @staticmethod
+    def _pages(ids: Sequence[str]) -> Iterator[tuple[list[str], str]]:
+        """``ids`` in slices one statement can bind, each with its ``?,?,...`` marks."""
         for start in range(0, len(ids), _PAGE):
             part = list(ids[start : start + _PAGE])
-            marks = ",".join("?" * len(part))
+            yield part, ",".join("?" * len(part))
+
+    def _rows(self, ids: Sequence[str], columns: str) -> Iterator[tuple[object, ...]]:
+        db = self._connect()
+        for part, marks in self._pages(ids):
             yield from db.execute(
                 f"SELECT {columns} FROM docs WHERE id IN ({marks}) "
                 "AND NOT EXISTS (SELECT 1 FROM gone WHERE gone.id = docs.id)",
@@ -171,17 +176,17 @@ class DocIndex:
                 n_docs -= len(held)
                 total -= sum(held.values())
                 if db.execute("SELECT 1 FROM gone LIMIT 1").fetchone() is not None:
-                    self._delete(db, "gone", [doc_id for doc_id, _ in added])
+                    for part, marks in self._pages([doc_id for doc_id, _ in added]):
+                        db.execute(f"DELETE FROM gone WHERE id IN ({marks})", part)
                 db.executemany(  # a replaced row is rewritten in place
                     "INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
                     ((doc_id, c.length, c.token_bytes()) for doc_id, c in added),
                 )
-                db.executemany(
-                    "INSERT OR IGNORE INTO gone VALUES (?)",
-                    ((doc_id,) for doc_id in removed if doc_id in held),
-                )
-                (waiting,) = db.execute("SELECT count(*) FROM gone").fetchone()
-                if waiting >= _GONE_LIMIT:  # one pass in id order over the pages they are on
+                named = [(doc_id,) for doc_id in removed if doc_id in held]
+                db.executemany("INSERT OR IGNORE INTO gone VALUES (?)", named)
+                # gone only grows here, so only a write that named rows can reach the limit
+                if named and db.execute("SELECT count(*) FROM gone").fetchone()[0] >= _GONE_LIMIT:
+                    # one pass in id order over the pages the rows are on
                     db.execute("DELETE FROM docs WHERE id IN (SELECT id FROM gone)")
                     db.execute("DELETE FROM gone")
                 n_docs += len(added)
@@ -193,13 +198,6 @@ class DocIndex:
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise PersistenceError(self._problem(f"cannot be written ({exc})")) from None
-
-    @staticmethod
-    def _delete(db: sqlite3.Connection, table: str, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), _PAGE):
-            part = list(ids[start : start + _PAGE])
-            marks = ",".join("?" * len(part))
-            db.execute(f"DELETE FROM {table} WHERE id IN ({marks})", part)
 
     def clear(self) -> None:
         """Remove every row."""

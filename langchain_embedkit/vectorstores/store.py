@@ -143,17 +143,17 @@ class EmbedKitVectorStore(StoreSearch, StoreWrites, VectorStore):
         self.sparse_score_scale = sparse_score_scale
         self.batch_size = batch_size
         self.show_progress_bar = show_progress_bar
-        opened = open_collection(
+        options, engine, lock, book = open_collection(
             backend, engine_options, collection_name, self.metric, sparse_embedding
         )
-        self.options: BackendOptions = opened[0]
+        self.options: BackendOptions = options
         """The engine settings the store was opened with."""
         self.backend_name: BackendName = (
-            "milvus" if isinstance(self.options, MilvusOptions) else "chroma"
+            "milvus" if isinstance(options, MilvusOptions) else "chroma"
         )
-        self._backend: Backend = opened[1]
-        self._lock = opened[2]
-        self._book: SparseBook | None = opened[3]
+        self._backend: Backend = engine
+        self._lock = lock
+        self._book: SparseBook | None = book
 
     # -- housekeeping -----------------------------------------------------------------------
 
